@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what osless and its tests need on a fresh Debian 12 machine, idempotently:
+#   - the Debian packages the tests use (real peers and fixture sources), when missing (needs root);
+#   - node_modules from package-lock.json (npm ci), when missing or stale;
+#   - with --build, the compiled CLI in dist/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: peers for interop (skopeo, umoci, podman), fixture sources (gcc + libc6-dev for static
+# programs, busybox-static, debootstrap), oracles (GNU tar, python3, xz, zstd, file).
+PACKAGES=(skopeo umoci podman busybox-static debootstrap gcc libc6-dev tar gzip xz-utils zstd python3 file ca-certificates)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]}" >&2
+    echo "setup: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp=node_modules/.osless-lock-sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+fi
+
+if [ "${1:-}" = "--build" ]; then
+  npx tsc -p tsconfig.build.json
+fi

@@ -1,0 +1,363 @@
+#!/usr/bin/env node
+/**
+ * The osless command line: a thin map from flags to library calls. Each command lazy-imports its library
+ * modules so `--help` stays fast.
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { processIo, reportError } from "./output/report.ts";
+
+const io = processIo;
+let jsonErrors = process.argv.includes("--json");
+
+async function store(_ignored?: unknown) {
+  const { Store, defaultStoreRoot } = await import("../store/layout.ts");
+  return Store.open(program.opts().root ?? defaultStoreRoot());
+}
+
+function act<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined>) {
+  return async (...args: A) => {
+    try {
+      const code = await fn(...args);
+      process.exitCode = code ?? 0;
+    } catch (e) {
+      process.exitCode = reportError(io, e, jsonErrors);
+    }
+  };
+}
+
+const program = new Command()
+  .name("osless")
+  .description("Container images and containers without a daemon. Does an image have an OS inside?")
+  .version("0.1.0")
+  .addOption(
+    new Option(
+      "--root <dir>",
+      "store directory, an OCI image layout (default: /var/lib/osless for root, else ~/.local/share/osless)",
+    ).env("OSLESS_ROOT"),
+  )
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(s) })
+  .exitOverride((err) => {
+    // commander's own usage errors exit 2 (bad flags), help/version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+program
+  .command("load")
+  .description("Load images from a docker or OCI archive (or an OCI layout directory) into the store")
+  .option(
+    "-i, --input <path>",
+    "archive to read: FILE, docker-archive:FILE, oci-archive:FILE[:ref], oci:DIR[:ref] (default: stdin)",
+  )
+  .option("-q, --quiet", "print only the loaded image names/IDs")
+  .option("--json", "print the result as JSON")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  osless load -i hello.tar                 # docker save / podman save / skopeo docker-archive output
+  osless load -i oci-archive:app.tar       # an OCI archive
+  osless load -i oci:./layout:v1           # the image named v1 in an OCI layout directory
+  docker save alpine | osless load         # from stdin (gzip/zstd-compressed archives are fine)`,
+  )
+  .action(
+    act(async (opts) => {
+      const { loadImages } = await import("../archive/load.ts");
+      const { createProgress } = await import("./output/progress.ts");
+      const s = await store();
+      if (!opts.input && process.stdin.isTTY) {
+        const { OslessError } = await import("../errors.ts");
+        throw new OslessError("E_USAGE", "no input: stdin is a terminal", {
+          hint: "pass -i FILE or pipe an archive into osless load",
+        });
+      }
+      const progress = createProgress(io.stderr, !opts.quiet && !opts.json);
+      let result: Awaited<ReturnType<typeof loadImages>>;
+      try {
+        result = await loadImages(s, opts.input ?? process.stdin, { events: progress.sink });
+      } finally {
+        progress.stop();
+      }
+      if (opts.json) {
+        const { printJson } = await import("./output/report.ts");
+        printJson(io, result);
+        return 0;
+      }
+      const { parseReference } = await import("../reference/index.ts");
+      for (const img of result.images) {
+        if (img.names.length === 0) {
+          io.stdout.write(`Loaded image ID: ${img.id}\n`);
+          if (img.refName && !opts.quiet) {
+            io.stderr.write(
+              `  (its OCI ref.name "${img.refName}" is not an image name; name it with: osless tag ${img.id.slice(7, 19)} NAME)\n`,
+            );
+          }
+        }
+        for (const n of img.names) io.stdout.write(`Loaded image: ${parseReference(n).familiar()}\n`);
+      }
+      return 0;
+    }),
+  );
+
+program
+  .command("save")
+  .description("Save images from the store to a docker archive, an OCI archive or an OCI layout directory")
+  .argument("<image...>", "images to save (names, IDs or digests)")
+  .option(
+    "-o, --output <path>",
+    "where to write: FILE, docker-archive:FILE, oci-archive:FILE[:ref], oci:DIR[:ref] (default: stdout)",
+  )
+  .addOption(
+    new Option("--format <format>", "format when --output is a plain path")
+      .choices(["docker-archive", "oci-archive", "oci-dir"])
+      .default("docker-archive"),
+  )
+  .option("-q, --quiet", "no progress output")
+  .option("--json", "print the result as JSON")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  osless save -o hello.tar hello                    # docker archive: docker load, podman load, skopeo read it
+  osless save --format oci-archive -o app.tar app:1 # OCI archive
+  osless save -o oci:./layout app:1                 # into an OCI layout directory (umoci, skopeo oci:)
+  osless save hello | gzip > hello.tar.gz`,
+  )
+  .action(
+    act(async (images, opts) => {
+      const { saveImages } = await import("../archive/save.ts");
+      const { createProgress } = await import("./output/progress.ts");
+      const s = await store();
+      if (!opts.output && process.stdout.isTTY) {
+        const { OslessError } = await import("../errors.ts");
+        throw new OslessError("E_USAGE", "refusing to write an archive to a terminal", {
+          hint: "pass -o FILE or redirect stdout",
+        });
+      }
+      const progress = createProgress(io.stderr, !opts.quiet && !opts.json && Boolean(opts.output));
+      let result: Awaited<ReturnType<typeof saveImages>>;
+      try {
+        result = await saveImages(s, images, opts.output ?? process.stdout, {
+          format: opts.format as "docker-archive" | "oci-archive" | "oci-dir",
+          events: progress.sink,
+        });
+      } finally {
+        progress.stop();
+      }
+      if (opts.json && opts.output) {
+        const { printJson } = await import("./output/report.ts");
+        printJson(io, result);
+      }
+      return 0;
+    }),
+  );
+
+program
+  .command("images")
+  .alias("ls")
+  .description("List the images in the store")
+  .argument("[reference]", "only images whose name matches (repository or repository:tag)")
+  .option("-q, --quiet", "only image IDs")
+  .option("--digests", "show manifest digests")
+  .option("--no-trunc", "do not truncate IDs")
+  .option("--json", "print JSON")
+  .addHelpText(
+    "after",
+    `\nExamples:\n  osless images\n  osless images alpine --digests\n  osless images --json`,
+  )
+  .action(
+    act(async (filter, opts) => {
+      const { listImages } = await import("../store/images.ts");
+      const { table, humanAge, humanSize, printJson } = await import("./output/report.ts");
+      const s = await store();
+      let images = await listImages(s);
+      if (filter) {
+        const { parseReference } = await import("../reference/index.ts");
+        const ref = parseReference(filter, { defaultTag: false });
+        images = images.filter(
+          (i) => i.reference?.name === ref.name && (!ref.tag || i.reference.tag === ref.tag),
+        );
+      }
+      if (opts.json) {
+        printJson(
+          io,
+          images.map((i) => ({
+            name: i.name ?? null,
+            repository: i.reference ? i.reference.familiar().replace(/[:@].*$/, "") : null,
+            tag: i.reference?.tag ?? null,
+            id: i.id,
+            digest: i.digest,
+            mediaType: i.mediaType,
+            created: i.created ?? null,
+            size: i.size,
+            platforms: i.platforms,
+          })),
+        );
+        return 0;
+      }
+      const short = (id: string) =>
+        opts.trunc === false ? id : id.slice(id.indexOf(":") + 1, id.indexOf(":") + 13);
+      if (opts.quiet) {
+        for (const id of new Set(images.map((i) => short(i.id)))) io.stdout.write(`${id}\n`);
+        return 0;
+      }
+      const header = [
+        "REPOSITORY",
+        "TAG",
+        ...(opts.digests ? ["DIGEST"] : []),
+        "IMAGE ID",
+        "CREATED",
+        "SIZE",
+      ];
+      const rows = images.map((i) => {
+        const fam = i.reference?.familiar();
+        const repo = fam
+          ? fam.slice(0, fam.length - (i.reference?.tag ? i.reference.tag.length + 1 : 0))
+          : "<none>";
+        return [
+          repo,
+          i.reference?.tag ?? "<none>",
+          ...(opts.digests ? [i.digest] : []),
+          short(i.id),
+          humanAge(i.created ? new Date(i.created) : undefined),
+          humanSize(i.size),
+        ];
+      });
+      io.stdout.write(table(header, rows));
+      return 0;
+    }),
+  );
+
+program
+  .command("tag")
+  .description("Give an image another name")
+  .argument("<source>", "image name, ID or digest")
+  .argument("<target>", "new name[:tag]")
+  .option("--json", "print JSON")
+  .addHelpText("after", `\nExample:\n  osless tag hello:latest registry.example.com/team/hello:1.0`)
+  .action(
+    act(async (source, target, opts) => {
+      const { tagImage } = await import("../store/images.ts");
+      const r = await tagImage(await store(), source, target);
+      if (opts.json) (await import("./output/report.ts")).printJson(io, r);
+      return 0;
+    }),
+  );
+
+program
+  .command("rmi")
+  .description("Remove images (untag names; remove the content no image uses any more)")
+  .argument("<image...>", "names, IDs or digests")
+  .option("-f, --force", "remove an image named by ID even if it has several names")
+  .option("--json", "print JSON")
+  .action(
+    act(async (images, opts) => {
+      const { removeImage } = await import("../store/images.ts");
+      const { prune } = await import("../store/maintenance.ts");
+      const s = await store();
+      const { parseReference } = await import("../reference/index.ts");
+      const results = [];
+      let failed = 0;
+      for (const img of images) {
+        try {
+          const r = await removeImage(s, img, Boolean(opts.force));
+          results.push({ image: img, ...r });
+          if (!opts.json) {
+            for (const n of r.untagged) io.stdout.write(`Untagged: ${parseReference(n).familiar()}\n`);
+            for (const d of r.removedDigests) io.stdout.write(`Deleted: ${d}\n`);
+          }
+        } catch (e) {
+          failed = reportError(io, e, Boolean(opts.json));
+        }
+      }
+      const gc = await prune(s, { dangling: false });
+      if (opts.json)
+        (await import("./output/report.ts")).printJson(io, {
+          images: results,
+          deletedBlobs: gc.removedBlobs,
+        });
+      else for (const d of gc.removedBlobs) io.stdout.write(`Deleted: ${d}\n`);
+      return failed;
+    }),
+  );
+
+program
+  .command("prune")
+  .description("Remove untagged images and every blob no image uses (and leftovers of interrupted writes)")
+  .option("--json", "print JSON")
+  .action(
+    act(async (opts) => {
+      const { prune } = await import("../store/maintenance.ts");
+      const { humanSize, printJson } = await import("./output/report.ts");
+      const r = await prune(await store());
+      if (opts.json) printJson(io, r);
+      else {
+        for (const d of r.removedImages) io.stdout.write(`Deleted image: ${d}\n`);
+        for (const d of r.removedBlobs) io.stdout.write(`Deleted blob: ${d}\n`);
+        io.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimedBytes)}\n`);
+      }
+      return 0;
+    }),
+  );
+
+program
+  .command("fsck")
+  .description("Verify the store: re-hash every blob, check every image is complete; exit 4 on problems")
+  .option("--repair", "delete corrupt blobs and leftovers, drop incomplete images")
+  .option("--json", "print JSON")
+  .action(
+    act(async (opts) => {
+      const { fsck } = await import("../store/maintenance.ts");
+      const { humanSize, printJson } = await import("./output/report.ts");
+      const r = await fsck(await store(), { repair: Boolean(opts.repair) });
+      if (opts.json) printJson(io, r);
+      else {
+        io.stdout.write(
+          `checked ${r.blobsChecked} blobs (${humanSize(r.bytesChecked)}) and ${r.images} images\n`,
+        );
+        for (const p of r.problems) io.stdout.write(`problem: ${p.message}\n`);
+        for (const p of r.repaired) io.stdout.write(`repaired: ${p}\n`);
+        if (r.problems.length === 0) io.stdout.write("no problems found\n");
+      }
+      return r.problems.length > 0 && !opts.repair ? 4 : 0;
+    }),
+  );
+
+program
+  .command("inspect")
+  .description("Show an image's details like `docker image inspect`")
+  .argument("<image...>", "names, IDs or digests")
+  .option("--raw", "print the raw manifest (or index) bytes")
+  .option("--config", "print the raw config bytes")
+  .option("--platform <os/arch[/variant]>", "platform to pick from a multi-platform image")
+  .option("--json", "JSON output (the default format; accepted for symmetry)")
+  .addHelpText(
+    "after",
+    `\nExamples:\n  osless inspect hello\n  osless inspect --raw hello | jq .layers\n  osless inspect --config hello | jq .config.Entrypoint`,
+  )
+  .action(
+    act(async (images, opts) => {
+      const { inspectImage } = await import("../store/inspect.ts");
+      const { parsePlatform } = await import("../spec/platform.ts");
+      const s = await store();
+      const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
+      const out = [];
+      for (const img of images) {
+        const r = await inspectImage(s, img, platform);
+        if (opts.raw || opts.config) {
+          io.stdout.write(opts.raw ? r.rawManifest : r.rawConfig);
+          if (!opts.raw || images.length > 1) io.stdout.write("\n");
+          continue;
+        }
+        out.push(r.inspect);
+      }
+      if (!opts.raw && !opts.config) (await import("./output/report.ts")).printJson(io, out);
+      return 0;
+    }),
+  );
+
+program.hook("preAction", (_this, action) => {
+  jsonErrors = Boolean((action.opts() as { json?: boolean }).json);
+});
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,215 @@
+/**
+ * Layer compression, recognised by magic bytes rather than media type (docker-archive exports label
+ * uncompressed tars as gzip; see registry-rules.md). gzip uses node:zlib; zstd uses fzstd (pure JS, streaming)
+ * after checking the frame's window size; xz is refused until a decoder is wired in.
+ * Every decoder counts its output and stops at `maxOutput` (decompression bombs).
+ */
+import { createGunzip } from "node:zlib";
+import { Decompress as ZstdDecompress } from "fzstd";
+import { OslessError } from "../errors.ts";
+
+export type Compression = "none" | "gzip" | "zstd" | "xz";
+
+const GZIP = [0x1f, 0x8b];
+const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
+const XZ = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+
+function startsWith(head: Uint8Array, magic: number[]): boolean {
+  return head.length >= magic.length && magic.every((b, i) => head[i] === b);
+}
+
+/** Compression of a stream from its first bytes (at least 6 for a sure answer). */
+export function detectCompression(head: Uint8Array): Compression {
+  if (startsWith(head, GZIP)) return "gzip";
+  if (startsWith(head, ZSTD)) return "zstd";
+  if (startsWith(head, XZ)) return "xz";
+  return "none";
+}
+
+/** Largest zstd window accepted (the reference decoder's default limit, windowLog 27). */
+export const MAX_ZSTD_WINDOW = 128 * 1024 * 1024;
+
+/** Window size declared by a zstd frame header, or undefined if `head` is too short to tell. */
+export function zstdWindowSize(head: Uint8Array): number | undefined {
+  if (head.length < 6) return undefined;
+  const fhd = head[4]!;
+  const singleSegment = (fhd >> 5) & 1;
+  const fcsFlag = fhd >> 6;
+  const dictIdFlag = fhd & 3;
+  if (!singleSegment) {
+    const wd = head[5]!;
+    const exp = wd >> 3;
+    const mantissa = wd & 7;
+    const base = 2 ** (10 + exp);
+    return base + (base / 8) * mantissa;
+  }
+  // Single segment: the window is the frame content size.
+  const dictBytes = [0, 1, 2, 4][dictIdFlag]!;
+  const fcsBytes = [1, 2, 4, 8][fcsFlag]!;
+  const off = 5 + dictBytes;
+  if (head.length < off + fcsBytes) return undefined;
+  let v = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + head[off + i]!;
+  return fcsBytes === 2 ? v + 256 : v;
+}
+
+export interface DecompressOptions {
+  /** Fail once more than this many bytes come out (default: unlimited). */
+  maxOutput?: number;
+  what?: string;
+}
+
+/** Peek at the first bytes of a source: returns the compression and a source that still yields every byte. */
+export async function sniff(
+  source: AsyncIterable<Uint8Array>,
+): Promise<{ compression: Compression; head: Uint8Array; source: AsyncIterable<Uint8Array> }> {
+  const it = source[Symbol.asyncIterator]();
+  const parts: Uint8Array[] = [];
+  let have = 0;
+  let done = false;
+  while (have < 16) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    parts.push(r.value);
+    have += r.value.length;
+  }
+  const head = Buffer.concat(parts);
+  async function* rest(): AsyncGenerator<Uint8Array> {
+    if (head.length > 0) yield head;
+    if (done) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  return { compression: detectCompression(head), head, source: rest() };
+}
+
+/** Decompress `source` (whose compression is `compression`), counting output bytes against the limit. */
+export async function* decompress(
+  source: AsyncIterable<Uint8Array>,
+  compression: Compression,
+  opts: DecompressOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const what = opts.what ?? "stream";
+  const max = opts.maxOutput ?? Number.POSITIVE_INFINITY;
+  let out = 0;
+  const count = (n: number) => {
+    out += n;
+    if (out > max) {
+      throw new OslessError("E_SIZE_LIMIT", `${what}: decompressed data exceeds the limit of ${max} bytes`, {
+        hint: "the layer is larger than allowed (or a decompression bomb); raise the limit only for trusted images",
+      });
+    }
+  };
+  switch (compression) {
+    case "none":
+      for await (const c of source) {
+        count(c.length);
+        yield c;
+      }
+      return;
+    case "gzip":
+      yield* gunzip(source, count, what);
+      return;
+    case "zstd":
+      yield* unzstd(source, count, what);
+      return;
+    case "xz":
+      throw new OslessError("E_COMPRESSION", `${what}: xz-compressed content is not supported yet`, {
+        hint: "recompress the layer with gzip or zstd",
+      });
+  }
+}
+
+async function* gunzip(
+  source: AsyncIterable<Uint8Array>,
+  count: (n: number) => void,
+  what: string,
+): AsyncGenerator<Uint8Array> {
+  const z = createGunzip({ chunkSize: 256 * 1024 });
+  const feed = (async () => {
+    try {
+      for await (const c of source) {
+        if (!z.write(c)) await new Promise<void>((r) => z.once("drain", r));
+        if (z.destroyed) return;
+      }
+      z.end();
+    } catch (e) {
+      z.destroy(e as Error);
+    }
+  })();
+  try {
+    for await (const c of z as AsyncIterable<Buffer>) {
+      count(c.length);
+      yield c;
+    }
+  } catch (e) {
+    if (e instanceof OslessError) throw e;
+    throw new OslessError("E_COMPRESSION", `${what}: gzip data is corrupt: ${(e as Error).message}`, {
+      hint: "the file is truncated or damaged; export or download it again",
+      cause: e,
+    });
+  } finally {
+    z.destroy();
+    await feed;
+  }
+}
+
+async function* unzstd(
+  source: AsyncIterable<Uint8Array>,
+  count: (n: number) => void,
+  what: string,
+): AsyncGenerator<Uint8Array> {
+  let checked = false;
+  let pending: Uint8Array[] = [];
+  const d = new ZstdDecompress((chunk) => {
+    pending.push(chunk);
+  });
+  let headBuf = new Uint8Array(0);
+  const wrap = (e: unknown) =>
+    e instanceof OslessError
+      ? e
+      : new OslessError("E_COMPRESSION", `${what}: zstd data is corrupt: ${(e as Error).message}`, {
+          cause: e,
+        });
+  try {
+    for await (const c of source) {
+      if (!checked) {
+        headBuf = Buffer.concat([headBuf, c]);
+        const w = zstdWindowSize(headBuf);
+        if (w === undefined && headBuf.length < 18) continue;
+        if (w !== undefined && w > MAX_ZSTD_WINDOW) {
+          throw new OslessError(
+            "E_SIZE_LIMIT",
+            `${what}: zstd window of ${w} bytes exceeds the ${MAX_ZSTD_WINDOW}-byte limit`,
+            {
+              hint: "recompress with a smaller window (zstd --long=27 or less)",
+            },
+          );
+        }
+        checked = true;
+        d.push(headBuf);
+      } else {
+        d.push(c);
+      }
+      for (const p of pending) {
+        count(p.length);
+        yield p;
+      }
+      pending = [];
+    }
+    if (!checked && headBuf.length > 0) d.push(headBuf);
+    d.push(new Uint8Array(0), true);
+    for (const p of pending) {
+      count(p.length);
+      yield p;
+    }
+  } catch (e) {
+    throw wrap(e);
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./graph.ts";
+export * from "./images.ts";
+export * from "./layout.ts";
+export * from "./maintenance.ts";
