@@ -1,0 +1,14 @@
+/**
+ * `npm run bench -- NAME`: runs one benchmark. Each benchmark times osless and its peer (or the physical floor)
+ * in the same run, on the same input, and prints the ratio.
+ */
+const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  load: () => import("./load.ts"),
+};
+
+const name = process.argv[2];
+if (!name || !(name in BENCHES)) {
+  console.error(`usage: npm run bench -- NAME\nbenchmarks: ${Object.keys(BENCHES).join(", ")}`);
+  process.exit(2);
+}
+await (await BENCHES[name]!()).run();
