@@ -24,11 +24,17 @@ async function json<T>(root: string, args: string[]): Promise<T> {
 test("two concurrent loads of the same archive both succeed and leave one copy of each blob", async () => {
   const root = await freshStore();
   const archive = await dockerArchive(IMAGES.twoLayers, "two:1");
-  const [a, b] = await Promise.all([osless(root, ["load", "-i", archive]), osless(root, ["load", "-i", archive])]);
+  const [a, b] = await Promise.all([
+    osless(root, ["load", "-i", archive]),
+    osless(root, ["load", "-i", archive]),
+  ]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
   const images = await json<{ name: string }[]>(root, ["images"]);
-  assert.deepEqual(images.map((i) => i.name), ["docker.io/library/two:1"]);
+  assert.deepEqual(
+    images.map((i) => i.name),
+    ["docker.io/library/two:1"],
+  );
   // 2 layers + config + manifest, each once.
   assert.equal((await blobs(root)).length, 4);
   const fsck = await json<{ problems: unknown[] }>(root, ["fsck"]);
@@ -36,7 +42,13 @@ test("two concurrent loads of the same archive both succeed and leave one copy o
   assert.deepEqual(await readdir(join(root, "ingest")), []);
 });
 
-for (const fault of ["after-write", "before-fsync", "after-rename", "after-rename-before-index", "during-index-write"]) {
+for (const fault of [
+  "after-write",
+  "before-fsync",
+  "after-rename",
+  "after-rename-before-index",
+  "during-index-write",
+]) {
   test(`kill -9 at ${fault}: the store stays consistent and a re-run succeeds`, async () => {
     const root = await freshStore();
     await osless(root, ["load", "-q", "-i", await dockerArchive(IMAGES.hello, "first:1")]);
@@ -48,7 +60,10 @@ for (const fault of ["after-write", "before-fsync", "after-rename", "after-renam
     assert.equal(await readFile(join(root, "index.json"), "utf8"), indexBefore);
     const fsck = await osless(root, ["fsck", "--json"]);
     const report = JSON.parse(fsck.stdout) as { problems: { kind: string }[] };
-    assert.ok(report.problems.every((p) => p.kind === "stale-ingest"), JSON.stringify(report.problems));
+    assert.ok(
+      report.problems.every((p) => p.kind === "stale-ingest"),
+      JSON.stringify(report.problems),
+    );
     // prune removes the debris; the re-run loads.
     await json(root, ["prune"]);
     assert.deepEqual(await readdir(join(root, "ingest")), []);
@@ -78,7 +93,10 @@ test("fsck finds a corrupt blob (exit 4) and --repair drops the broken image", a
   const fixed = await osless(root, ["fsck", "--repair"]);
   assert.equal(fixed.code, 0, fixed.stderr);
   assert.match(fixed.stdout, /removed image docker\.io\/library\/hello:1/);
-  assert.deepEqual((await json<{ name: string }[]>(root, ["images"])).map((i) => i.name), ["docker.io/library/bb:1"]);
+  assert.deepEqual(
+    (await json<{ name: string }[]>(root, ["images"])).map((i) => i.name),
+    ["docker.io/library/bb:1"],
+  );
   assert.equal((await osless(root, ["fsck"])).code, 0);
 });
 
@@ -90,7 +108,10 @@ test("tag, images filter, inspect by name/ID/digest, rmi and prune behave like d
   assert.equal(imgs.length, 2);
   assert.equal(imgs[0]!.id, imgs[1]!.id);
   const table = await osless(root, ["images", "hello"]);
-  assert.match(table.stdout, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\nhello\s+latest\s+[0-9a-f]{12}\s/);
+  assert.match(
+    table.stdout,
+    /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\nhello\s+latest\s+[0-9a-f]{12}\s/,
+  );
   assert.doesNotMatch(table.stdout, /example\.com/);
   const id = imgs[0]!.id;
   for (const key of ["hello", id, id.slice(7, 19), imgs[0]!.digest, `hello@${imgs[0]!.digest}`]) {
@@ -129,6 +150,9 @@ test("prune removes untagged images and unreferenced blobs, nothing else", async
   const r = await json<{ removedBlobs: string[] }>(root, ["prune"]);
   assert.deepEqual(r.removedBlobs, []); // rmi already collected it
   assert.ok((await blobs(root)).length < before.length);
-  assert.deepEqual((await json<{ name: string }[]>(root, ["images"])).map((i) => i.name), ["docker.io/library/bb:1"]);
+  assert.deepEqual(
+    (await json<{ name: string }[]>(root, ["images"])).map((i) => i.name),
+    ["docker.io/library/bb:1"],
+  );
   assert.deepEqual((await json<{ problems: unknown[] }>(root, ["fsck"])).problems, []);
 });
