@@ -325,6 +325,20 @@ async function saveToLayout(
   ref: string | undefined,
   events: EventSink,
 ): Promise<void> {
+  // A layout names images by ref.name (the tag): two images with the same one would silently replace each other.
+  const byRef = new Map<string, Selected>();
+  for (const s of selected) {
+    const refName = indexEntryFor(s, selected.length === 1 ? ref : undefined).annotations?.[REF_NAME];
+    const other = refName === undefined ? undefined : byRef.get(refName);
+    if (other && (other.name !== s.name || other.entry.digest !== s.entry.digest)) {
+      throw new OslessError(
+        "E_USAGE",
+        `${other.input} and ${s.input} would both be named "${refName}" in the OCI layout ${dir}`,
+        { hint: "save them to separate layouts, or one at a time as oci:DIR:REF with different REFs" },
+      );
+    }
+    if (refName !== undefined) byRef.set(refName, s);
+  }
   const target = await Store.open(dir);
   await target.transaction(async (tx) => {
     for (const s of selected) {
