@@ -225,7 +225,10 @@ export async function tagImage(
   const { annotations: _a, ...rest } = src.entry;
   const annotations = { ...(src.entry.annotations ?? {}), [REF_NAME]: name };
   await store.updateIndex((entries) => [
-    ...entries.filter((e) => entryName(e) !== name),
+    // The new name replaces whatever it named before; an untagged entry of this image is absorbed (as docker).
+    ...entries.filter(
+      (e) => entryName(e) !== name && !(entryName(e) === undefined && e.digest === src.entry.digest),
+    ),
     { ...rest, annotations },
   ]);
   return { name, digest: src.entry.digest };
