@@ -11,13 +11,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type Compression, decompress, detectCompression, sniff } from "../compression/index.ts";
+import {
+  type Compression,
+  decompress,
+  detectCompression,
+  detectFileCompression,
+  sniff,
+} from "../compression/index.ts";
 import { type Digest, digestOf, Hasher, parseDigest } from "../digest/index.ts";
 import { OslessError } from "../errors.ts";
 import { type EventSink, noEvents, reportProgress } from "../events/index.ts";
 import { parseReference } from "../reference/index.ts";
 import { parseJson } from "../spec/json.ts";
-import { isIndexMediaType, isManifestMediaType, layerCompression, MediaType } from "../spec/media-types.ts";
+import { isIndexMediaType, isManifestMediaType, MediaType } from "../spec/media-types.ts";
 import {
   checkImageConsistency,
   MAX_CONFIG_SIZE,
@@ -91,7 +97,7 @@ export async function loadImages(
         }
         tree = new DirTree(loc.path);
       } else {
-        const head = await readHead(loc.path);
+        const head = await detectFileCompression(loc.path);
         const file = head === "none" ? loc.path : await spool(createReadStream(loc.path), loc.path, cleanup);
         tree = await TarFileTree.open(file, loc.path);
       }
@@ -120,13 +126,6 @@ export async function loadImages(
   } finally {
     for (const c of cleanup) await rm(c, { recursive: true, force: true });
   }
-}
-
-async function readHead(path: string): Promise<Compression> {
-  for await (const c of createReadStream(path, { start: 0, end: 15 })) {
-    return detectCompression(c as Buffer);
-  }
-  return "none";
 }
 
 /** Copy a stream (possibly compressed) to a temporary tar file so that it can be read by offset. */
@@ -336,16 +335,10 @@ class Importer {
       expected,
       where,
     );
-    if (skipped && expected) compression = await this.storedCompression(expected.digest);
+    if (skipped && expected)
+      compression = await detectFileCompression(this.tx.store.blobPath(expected.digest));
     this.events({ type: "end", id, skipped });
     return compression;
-  }
-
-  async storedCompression(digest: string): Promise<Compression> {
-    for await (const c of createReadStream(this.tx.store.blobPath(digest), { start: 0, end: 15 })) {
-      return detectCompression(c as Buffer);
-    }
-    return "none";
   }
 
   // --- docker-archive (manifest.json) ---------------------------------------------------------------------------
@@ -504,9 +497,4 @@ interface DockerArchiveItem {
 function labelFor(digest: string | undefined, path: string): string {
   if (digest) return digest.slice(digest.indexOf(":") + 1, digest.indexOf(":") + 13);
   return path;
-}
-
-/** Compression implied by a layer media type (undefined when unknown), exported for callers that print it. */
-export function declaredCompression(mediaType: string): Compression | undefined {
-  return layerCompression(mediaType);
 }

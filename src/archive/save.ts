@@ -4,12 +4,12 @@
  * layout directory. Archives are written to a temporary file and renamed, so a failure leaves no partial file.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, rename, rm, stat } from "node:fs/promises";
+import { mkdtemp, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type Compression, decompress, detectCompression } from "../compression/index.ts";
+import { decompress, detectFileCompression } from "../compression/index.ts";
 import { type Digest, digestOf, Hasher, parseDigest } from "../digest/index.ts";
 import { OslessError } from "../errors.ts";
 import { type EventSink, noEvents, reportProgress } from "../events/index.ts";
@@ -152,15 +152,20 @@ function tagOf(name: string | undefined): string | undefined {
   }
 }
 
+/** The members every archive starts with: the OCI layout marker and the blob directories. */
+function* layoutSkeleton(): Generator<TarWriteItem> {
+  yield fileItem("oci-layout", Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
+  yield { entry: { ...DIR, path: "blobs/" } };
+  yield { entry: { ...DIR, path: "blobs/sha256/" } };
+}
+
 async function* ociArchive(
   store: Store,
   selected: Selected[],
   ref: string | undefined,
   events: EventSink,
 ): AsyncGenerator<TarWriteItem> {
-  yield fileItem("oci-layout", Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
-  yield { entry: { ...DIR, path: "blobs/" } };
-  yield { entry: { ...DIR, path: "blobs/sha256/" } };
+  yield* layoutSkeleton();
   const written = new Set<string>();
   for (const s of selected) {
     const nodes = await reachable(store, [s.entry]);
@@ -198,10 +203,9 @@ async function* dockerArchive(
   tmp: string,
   events: EventSink,
 ): AsyncGenerator<TarWriteItem> {
-  yield fileItem("oci-layout", Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
-  yield { entry: { ...DIR, path: "blobs/" } };
-  yield { entry: { ...DIR, path: "blobs/sha256/" } };
+  yield* layoutSkeleton();
   const written = new Set<string>();
+  const uncompressedSize = new Map<string, number>();
   const manifestJson: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
   const index: Descriptor[] = [];
   for (const s of selected) {
@@ -211,7 +215,7 @@ async function* dockerArchive(
     const layers: Descriptor[] = [];
     for (const [i, l] of m.layers.entries()) {
       const diffId = diffIds[i]!;
-      const compression = await blobCompression(store, l);
+      const compression = await detectFileCompression(store.blobPath(l.digest));
       if (compression === "none") {
         if (l.digest !== diffId) {
           throw new OslessError(
@@ -247,17 +251,19 @@ async function* dockerArchive(
           createWriteStream(file),
         );
         events({ type: "end", id: diffId });
-        if (h.digest() !== diffId) {
+        const actual = h.digest();
+        if (actual !== diffId) {
           throw new OslessError(
             "E_DIGEST_MISMATCH",
-            `${s.input}: layer ${i + 1} decompresses to ${h.digest()}, not DiffID ${diffId}`,
+            `${s.input}: layer ${i + 1} decompresses to ${actual}, not DiffID ${diffId}`,
             {
               hint: "the stored image is inconsistent; load or pull it again",
             },
           );
         }
         written.add(diffId);
-        const size = (await stat(file)).size;
+        uncompressedSize.set(diffId, h.size);
+        const size = h.size;
         yield {
           entry: { ...FILE, path: blobName(diffId), size },
           body: createReadStream(file, { highWaterMark: 1 << 20 }),
@@ -266,7 +272,7 @@ async function* dockerArchive(
       layers.push({
         mediaType: MediaType.OCI_LAYER,
         digest: diffId as Digest,
-        size: (await stat(file)).size,
+        size: uncompressedSize.get(diffId)!,
       });
     }
     if (!written.has(img.config.digest)) {
@@ -309,12 +315,6 @@ async function* dockerArchive(
     Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: index })),
   );
   yield fileItem("manifest.json", Buffer.from(JSON.stringify(manifestJson)));
-}
-
-async function blobCompression(store: Store, d: { digest: string }): Promise<Compression> {
-  for await (const c of createReadStream(store.blobPath(d.digest), { start: 0, end: 15 }))
-    return detectCompression(c as Buffer);
-  return "none";
 }
 
 /** Copy images into an OCI layout directory (created if needed), as another Store transaction. */

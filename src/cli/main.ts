@@ -9,7 +9,7 @@ import { processIo, reportError } from "./output/report.ts";
 const io = processIo;
 let jsonErrors = process.argv.includes("--json");
 
-async function store(_ignored?: unknown) {
+async function store() {
   const { Store, defaultStoreRoot } = await import("../store/layout.ts");
   return Store.open(program.opts().root ?? defaultStoreRoot());
 }

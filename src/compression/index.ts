@@ -4,6 +4,7 @@
  * after checking the frame's window size; xz is refused until a decoder is wired in.
  * Every decoder counts its output and stops at `maxOutput` (decompression bombs).
  */
+import { open } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import { Decompress as ZstdDecompress } from "fzstd";
 import { OslessError } from "../errors.ts";
@@ -51,6 +52,18 @@ export function zstdWindowSize(head: Uint8Array): number | undefined {
   let v = 0;
   for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + head[off + i]!;
   return fcsBytes === 2 ? v + 256 : v;
+}
+
+/** Compression of a file, from its first bytes. */
+export async function detectFileCompression(path: string): Promise<Compression> {
+  const fh = await open(path, "r");
+  try {
+    const head = Buffer.alloc(16);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return detectCompression(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
 }
 
 export interface DecompressOptions {

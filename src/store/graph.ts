@@ -2,7 +2,6 @@
  * Walking the descriptor graph of stored images: index -> manifests -> config + layers. Used by gc (what is
  * reachable), fsck (what is missing or corrupt), save (what to copy) and inspect.
  */
-import { OslessError } from "../errors.ts";
 import { isIndexMediaType, isManifestMediaType } from "../spec/media-types.ts";
 import {
   MAX_CONFIG_SIZE,
@@ -113,11 +112,4 @@ export async function reachable(
 /** Descriptor for a node whose layers may legitimately be absent (foreign / non-distributable with urls). */
 export function mayBeAbsent(d: Descriptor | GraphNode["descriptor"]): boolean {
   return Array.isArray(d.urls) && d.urls.length > 0;
-}
-
-export function notAManifest(d: { digest: string; mediaType?: string | undefined }): OslessError {
-  return new OslessError(
-    "E_MEDIA_TYPE_UNKNOWN",
-    `${d.digest} (${d.mediaType ?? "no media type"}) is not an image manifest or index`,
-  );
 }
