@@ -3,7 +3,7 @@
 import { createReadStream } from "node:fs";
 import { readdir, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { isErrno } from "../_internal/fs.ts";
+import { isErrno, pathExists } from "../_internal/fs.ts";
 import { Hasher, parseDigest } from "../digest/index.ts";
 import { mayBeAbsent, reachable, walkGraph } from "./graph.ts";
 import { entryName } from "./images.ts";
@@ -86,9 +86,8 @@ export interface PruneOptions {
  */
 export async function prune(store: Store, opts: PruneOptions = {}): Promise<PruneResult> {
   const result: PruneResult = { removedImages: [], removedBlobs: [], reclaimedBytes: 0, removedIngests: 0 };
-  if ((await store.readIndex()).manifests.length === 0 && (await listBlobFiles(store)).blobs.length === 0) {
-    return result;
-  }
+  // No store yet: nothing to collect, and pruning must not create one.
+  if (!(await pathExists(join(store.root, "oci-layout")))) return result;
   if (opts.dangling !== false) {
     await store.updateIndex((entries) => {
       const keep = entries.filter((e) => entryName(e) !== undefined);

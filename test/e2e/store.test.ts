@@ -140,7 +140,7 @@ test("tag, images filter, inspect by name/ID/digest, rmi and prune behave like d
   assert.match(missing.stderr, /no such image: hello/);
 });
 
-test("prune removes untagged images and unreferenced blobs, nothing else", async () => {
+test("rmi collects the content of its last name; other images stay intact", async () => {
   const root = await freshStore();
   await osless(root, ["load", "-q", "-i", await dockerArchive(IMAGES.busybox, "bb:1")]);
   await osless(root, ["load", "-q", "-i", await dockerArchive(IMAGES.twoLayers, "two:1")]);
@@ -155,4 +155,21 @@ test("prune removes untagged images and unreferenced blobs, nothing else", async
     ["docker.io/library/bb:1"],
   );
   assert.deepEqual((await json<{ problems: unknown[] }>(root, ["fsck"])).problems, []);
+});
+
+test("prune clears debris of a first load killed mid-write, and never creates a store", async () => {
+  const none = await freshStore();
+  const empty = await osless(none, ["prune", "--json"]);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.deepEqual(await readdir(join(none, "..")), [], "prune created a store");
+  const root = await freshStore();
+  const killed = await osless(root, ["load", "-i", await dockerArchive(IMAGES.hello, "hello:1")], {
+    env: { OSLESS_FAULT: "after-write" },
+  });
+  assert.equal(killed.code, 128 + 9);
+  const debris = (await readdir(join(root, "ingest"))).length;
+  assert.ok(debris >= 1, "the killed load left its staged blobs in ingest/");
+  const r = await json<{ removedIngests: number }>(root, ["prune"]);
+  assert.equal(r.removedIngests, debris);
+  assert.deepEqual(await readdir(join(root, "ingest")), []);
 });
