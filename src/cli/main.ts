@@ -167,7 +167,7 @@ program
   )
   .action(
     act(async (filter, opts) => {
-      const { listImages } = await import("../store/images.ts");
+      const { familiarRepository, listImages } = await import("../store/images.ts");
       const { table, humanAge, humanSize, printJson } = await import("./output/report.ts");
       const s = await store();
       let images = await listImages(s);
@@ -183,7 +183,7 @@ program
           io,
           images.map((i) => ({
             name: i.name ?? null,
-            repository: i.reference ? i.reference.familiar().replace(/[:@].*$/, "") : null,
+            repository: i.reference ? familiarRepository(i.reference) : null,
             tag: i.reference?.tag ?? null,
             id: i.id,
             digest: i.digest,
@@ -210,12 +210,8 @@ program
         "SIZE",
       ];
       const rows = images.map((i) => {
-        const fam = i.reference?.familiar();
-        const repo = fam
-          ? fam.slice(0, fam.length - (i.reference?.tag ? i.reference.tag.length + 1 : 0))
-          : "<none>";
         return [
-          repo,
+          i.reference ? familiarRepository(i.reference) : "<none>",
           i.reference?.tag ?? "<none>",
           ...(opts.digests ? [i.digest] : []),
           short(i.id),

@@ -17,6 +17,14 @@ export function entryName(e: IndexEntry): string | undefined {
   return typeof n === "string" && n !== "" ? n : undefined;
 }
 
+/** Docker's short repository name: "alpine", "user/app", "localhost:5000/x" (no tag, no digest). */
+export function familiarRepository(ref: ImageReference): string {
+  return ref
+    .familiar()
+    .replace(/@.*$/, "")
+    .replace(/:[^:/]*$/, "");
+}
+
 export interface ImageSummary {
   /** Canonical name, undefined for untagged images. */
   name: string | undefined;

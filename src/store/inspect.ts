@@ -1,7 +1,7 @@
 /** `inspect`: an image's details in the shape of `docker image inspect`, plus the raw manifest and config. */
 import { parseReference } from "../reference/index.ts";
 import type { Platform } from "../spec/schemas.ts";
-import { entryName, openEntry, resolveImage } from "./images.ts";
+import { entryName, familiarRepository, openEntry, resolveImage } from "./images.ts";
 import type { Store } from "./layout.ts";
 
 export interface InspectResult {
@@ -21,7 +21,7 @@ export async function inspectImage(store: Store, input: string, platform?: Platf
   const inspect: Record<string, unknown> = {
     Id: img.config.digest,
     RepoTags: refs.map((x) => x.familiar()),
-    RepoDigests: [...new Set(refs.map((x) => `${x.familiar().replace(/:[^:/]*$/, "")}@${r.entry.digest}`))],
+    RepoDigests: [...new Set(refs.map((x) => `${familiarRepository(x)}@${r.entry.digest}`))],
     Parent: "",
     Comment: c.history?.at(-1)?.comment ?? "",
     Created: c.created ?? "",

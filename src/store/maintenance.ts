@@ -232,11 +232,7 @@ export async function fsck(store: Store, opts: { repair?: boolean } = {}): Promi
   if (opts.repair) {
     if (broken.length > 0) {
       await store.updateIndex((entries) =>
-        entries.filter(
-          (e) =>
-            !broken.includes(e) &&
-            !broken.some((b) => b.digest === e.digest && entryName(b) === entryName(e)),
-        ),
+        entries.filter((e) => !broken.some((b) => b.digest === e.digest && entryName(b) === entryName(e))),
       );
       for (const b of broken)
         result.repaired.push(`removed image ${entryName(b) ?? b.digest} (incomplete: load or pull it again)`);
