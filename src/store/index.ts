@@ -2,3 +2,4 @@ export * from "./graph.ts";
 export * from "./images.ts";
 export * from "./layout.ts";
 export * from "./maintenance.ts";
+export * from "./layers.ts";

@@ -184,6 +184,22 @@ export class Store {
     return src.pipe(verify);
   }
 
+  /**
+   * Stream a blob's bytes without checking them, for readers that verify on their own (layer streams hash the
+   * compressed bytes and the DiffID in one pass). Missing blob -> E_BLOB_MISSING.
+   */
+  async *openBlobUnverified(digest: string, what = "blob"): AsyncGenerator<Buffer> {
+    const src = createReadStream(this.blobPath(digest), { highWaterMark: 1 << 20 });
+    try {
+      for await (const c of src) yield c as Buffer;
+    } catch (e) {
+      if (isErrno(e, "ENOENT")) throw missingBlob(this.root, digest, what);
+      throw e;
+    } finally {
+      src.destroy();
+    }
+  }
+
   /** The parsed index.json; an absent store has no images. */
   async readIndex(): Promise<IndexFile> {
     let raw: string;
