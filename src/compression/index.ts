@@ -1,29 +1,47 @@
 /**
  * Layer compression, recognised by magic bytes rather than media type (docker-archive exports label
  * uncompressed tars as gzip; see registry-rules.md). gzip uses node:zlib; zstd uses fzstd (pure JS, streaming)
- * after checking the frame's window size; xz is refused until a decoder is wired in.
- * Every decoder counts its output and stops at `maxOutput` (decompression bombs).
+ * after checking the frame's window size; xz uses xz-decompress (WASM, loaded on first use, see xz.ts); bzip2 uses
+ * our own streaming decoder (bzip2.ts). xz and bzip2 are not OCI layer formats but appear in build contexts
+ * (Dockerfile `ADD x.tar.xz`, `ADD x.tar.bz2`).
+ * Every decoder counts its output and stops at `maxOutput` (decompression bombs); corrupt or truncated input is
+ * E_COMPRESSION ("<what>: <format> data is corrupt: <detail>").
  */
 import { open } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import { Decompress as ZstdDecompress } from "fzstd";
 import { OslessError } from "../errors.ts";
+import { bunzip2 } from "./bzip2.ts";
+import { unxz } from "./xz.ts";
 
-export type Compression = "none" | "gzip" | "zstd" | "xz";
+export type Compression = "none" | "gzip" | "zstd" | "xz" | "bzip2";
 
 const GZIP = [0x1f, 0x8b];
 const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
 const XZ = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+/** "BZh" + level '1'..'9', then the magic of the first block or, for an empty stream, of the end of stream. */
+const BZIP2_BLOCK = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
+const BZIP2_EOS = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
 
 function startsWith(head: Uint8Array, magic: number[]): boolean {
   return head.length >= magic.length && magic.every((b, i) => head[i] === b);
 }
 
-/** Compression of a stream from its first bytes (at least 6 for a sure answer). */
+function isBzip2(head: Uint8Array): boolean {
+  // Three letters and a digit are too common to trust alone (a tar starts with its first file's name), so the
+  // 6-byte magic that follows them is required too.
+  if (head.length < 10 || head[0] !== 0x42 || head[1] !== 0x5a || head[2] !== 0x68) return false;
+  if (head[3]! < 0x31 || head[3]! > 0x39) return false;
+  const rest = head.subarray(4);
+  return startsWith(rest, BZIP2_BLOCK) || startsWith(rest, BZIP2_EOS);
+}
+
+/** Compression of a stream from its first bytes (at least 10 for a sure answer). */
 export function detectCompression(head: Uint8Array): Compression {
   if (startsWith(head, GZIP)) return "gzip";
   if (startsWith(head, ZSTD)) return "zstd";
   if (startsWith(head, XZ)) return "xz";
+  if (isBzip2(head)) return "bzip2";
   return "none";
 }
 
@@ -133,9 +151,11 @@ export async function* decompress(
       yield* unzstd(source, count, what);
       return;
     case "xz":
-      throw new OslessError("E_COMPRESSION", `${what}: xz-compressed content is not supported yet`, {
-        hint: "recompress the layer with gzip or zstd",
-      });
+      yield* unxz(source, count, what);
+      return;
+    case "bzip2":
+      yield* bunzip2(source, count, what);
+      return;
   }
 }
 
@@ -148,7 +168,9 @@ async function* gunzip(
   const feed = (async () => {
     try {
       for await (const c of source) {
-        if (!z.write(c)) await new Promise<void>((r) => z.once("drain", r));
+        // Wait for room, or for the consumer to have destroyed the stream (an output limit, an error):
+        // a destroyed stream never emits 'drain', and waiting for it would hang the whole pipeline.
+        if (!z.write(c)) await untilDrainOrClose(z);
         if (z.destroyed) return;
       }
       z.end();
@@ -171,6 +193,18 @@ async function* gunzip(
     z.destroy();
     await feed;
   }
+}
+
+function untilDrainOrClose(z: NodeJS.EventEmitter): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      z.off("drain", done);
+      z.off("close", done);
+      resolve();
+    };
+    z.on("drain", done);
+    z.on("close", done);
+  });
 }
 
 async function* unzstd(
