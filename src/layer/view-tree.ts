@@ -1,0 +1,476 @@
+/**
+ * The in-memory filesystem tree behind the squashed view (`view.ts`): layers applied entry by entry with the
+ * unpacker's semantics (extraction-rules.md R3-R10, R17, whiteouts), but nothing is written anywhere and no file
+ * data is kept, only where it is (layer + offset). Internal to src/layer; the public API is in view.ts.
+ *
+ * Model of umoci's extractor (oci/layer/tar_extract.go), which the rules name as the reference:
+ * - Parent directories are resolved in-root through symlinks (securejoin semantics: absolute targets re-rooted,
+ *   '..' clamped at the root, missing or non-directory components taken literally), the final component never.
+ * - `upper` marks every node this layer created and every ancestor of one (umoci's `upperPaths`); whiteouts and
+ *   opaque markers remove only unmarked nodes, walking down through marked directories. So a whiteout never
+ *   hides a same-layer entry, whatever the order, and an opaque marker acts as if first.
+ */
+import type { Digest } from "../digest/index.ts";
+import { OslessError } from "../errors.ts";
+import type { TarType } from "../tar/index.ts";
+import { printable } from "./paths.ts";
+
+/** Symlinks followed while resolving one path before ELOOP (Linux MAXSYMLINKS). */
+export const MAX_SYMLINK_HOPS = 40;
+
+/** Per-node state. Public fields are what `ViewNode` exposes; `parent`, `children`, `upper` are internal. */
+export class TreeNode {
+  path: string;
+  type: TarType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkTarget: string | undefined;
+  hardlinkTo: string | undefined;
+  devmajor: number | undefined;
+  devminor: number | undefined;
+  xattrs: Map<string, Buffer> | undefined;
+  layer: number;
+  addedIn: number;
+  /** Layer holding the data of a regular file (-1: none) and the data's offset in that layer's tar. */
+  contentLayer: number;
+  contentOffset: number;
+  digest: Digest | undefined;
+  /** Inode number within the view: hard links share it. */
+  ino: number;
+  parent: TreeNode | undefined;
+  children: Map<string, TreeNode> | undefined;
+  /** Index of the last layer that created this node or something below it (umoci's upperPaths). */
+  upper: number;
+
+  constructor(path: string, type: TarType, layer: number, addedIn: number, ino: number) {
+    this.path = path;
+    this.type = type;
+    this.mode = 0o755;
+    this.uid = 0;
+    this.gid = 0;
+    this.size = 0;
+    this.mtime = 0;
+    this.linkTarget = undefined;
+    this.hardlinkTo = undefined;
+    this.devmajor = undefined;
+    this.devminor = undefined;
+    this.xattrs = undefined;
+    this.layer = layer;
+    this.addedIn = addedIn;
+    this.contentLayer = -1;
+    this.contentOffset = 0;
+    this.digest = undefined;
+    this.ino = ino;
+    this.parent = undefined;
+    this.children = type === "directory" ? new Map() : undefined;
+    this.upper = -1;
+  }
+
+  get content(): { layer: number; offset: number; size: number } | undefined {
+    return this.contentLayer < 0
+      ? undefined
+      : { layer: this.contentLayer, offset: this.contentOffset, size: this.size };
+  }
+
+  /** The public fields only (no parent/children cycle); xattr values as base64. */
+  toJSON(): Record<string, unknown> {
+    const o: Record<string, unknown> = {
+      path: this.path,
+      type: this.type,
+      mode: this.mode,
+      uid: this.uid,
+      gid: this.gid,
+      size: this.size,
+      mtime: this.mtime,
+    };
+    if (this.linkTarget !== undefined) o.linkTarget = this.linkTarget;
+    if (this.hardlinkTo !== undefined) o.hardlinkTo = this.hardlinkTo;
+    if (this.devmajor !== undefined) o.devmajor = this.devmajor;
+    if (this.devminor !== undefined) o.devminor = this.devminor;
+    if (this.xattrs !== undefined) {
+      o.xattrs = Object.fromEntries([...this.xattrs].map(([k, v]) => [k, v.toString("base64")]));
+    }
+    o.layer = this.layer;
+    o.addedIn = this.addedIn;
+    o.ino = this.ino;
+    if (this.contentLayer >= 0) o.content = this.content;
+    if (this.digest !== undefined) o.digest = this.digest;
+    return o;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): Record<string, unknown> {
+    return this.toJSON();
+  }
+
+  /** The last path component ("." for the root). */
+  get name(): string {
+    return this.path.slice(this.path.lastIndexOf("/") + 1);
+  }
+}
+
+/** What one entry sets on the node it creates (a TarHeader's fields, copied: headers are not kept). */
+export interface EntryMeta {
+  type: TarType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkpath: string;
+  devmajor: number;
+  devminor: number;
+  xattrs: Map<string, Buffer> | undefined;
+}
+
+/** State of a path at the start of the layer that touched it, recorded on first touch. */
+interface Touch {
+  /** A snapshot: a merged directory is the same node, changed. */
+  before: { type: TarType; size: number; layer: number; addedIn: number } | undefined;
+  /** Bytes this layer's entries store for the path. */
+  bytes: number;
+}
+
+export type ChangeKind = "added" | "modified" | "removed";
+
+export interface LayerChange {
+  path: string;
+  kind: ChangeKind;
+  /** The type after the layer (before it, for "removed"). A hard link shows its target's type. */
+  type: TarType;
+  /** Bytes this layer stores for the path (regular-file data of its entries at that path). */
+  size: number;
+  /** For "modified" and "removed": the node the layer replaced or removed (type, file size, defining layer). */
+  before?: { type: TarType; size: number; layer: number } | undefined;
+}
+
+/** Byte order of UTF-8 (= code point order), which JS's UTF-16 `<` differs from only around surrogates. */
+export function compareNames(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800) x = x < 0xe000 ? x + 0x2000 : x - 0x800;
+    if (y >= 0xd800) y = y < 0xe000 ? y + 0x2000 : y - 0x800;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+export function loopError(path: string): OslessError {
+  return new OslessError(
+    "E_LAYER_INVALID",
+    `"${printable(path)}": too many levels of symbolic links (more than ${MAX_SYMLINK_HOPS}) while resolving it`,
+    {
+      hint: "the image has a symlink loop on this path (ELOOP); it cannot be unpacked as is",
+      details: { path, errno: "ELOOP" },
+    },
+  );
+}
+
+export class Tree {
+  readonly nodes = new Map<string, TreeNode>();
+  readonly root: TreeNode;
+  #ino = 1;
+  /** Layer being applied and the paths it touched. */
+  #layer = -1;
+  #touched = new Map<string, Touch>();
+
+  constructor() {
+    // The root exists before any layer; it counts as the base layer's until an entry "." sets its metadata.
+    this.root = new TreeNode(".", "directory", 0, 0, this.#ino++);
+    this.nodes.set(".", this.root);
+  }
+
+  beginLayer(index: number): void {
+    this.#layer = index;
+    this.#touched = new Map();
+  }
+
+  /** The layer's changes, sorted by path; ends the layer. */
+  endLayer(): LayerChange[] {
+    const out: LayerChange[] = [];
+    for (const [path, t] of this.#touched) {
+      const after = this.nodes.get(path);
+      const b = t.before;
+      if (b === undefined && after === undefined) continue; // created and removed again within the layer
+      const kind: ChangeKind = b === undefined ? "added" : after === undefined ? "removed" : "modified";
+      const type = (after ?? b)!.type;
+      const c: LayerChange = { path, kind, type, size: t.bytes };
+      if (b !== undefined) c.before = { type: b.type, size: b.size, layer: b.layer };
+      out.push(c);
+    }
+    this.#touched = new Map();
+    return out.sort((x, y) => compareNames(x.path, y.path));
+  }
+
+  #touch(path: string, current: TreeNode | undefined): Touch {
+    let t = this.#touched.get(path);
+    if (t === undefined) {
+      const before =
+        current === undefined
+          ? undefined
+          : { type: current.type, size: current.size, layer: current.layer, addedIn: current.addedIn };
+      t = { before, bytes: 0 };
+      this.#touched.set(path, t);
+    }
+    return t;
+  }
+
+  /** addedIn for a node created now at `path` (touched already): kept when the path existed before the layer. */
+  #addedIn(path: string): number {
+    const b = this.#touched.get(path)?.before;
+    return b === undefined ? this.#layer : b.addedIn;
+  }
+
+  /**
+   * Resolve `path` (a normalised path, or a symlink target's continuation) in-root, following every symlink
+   * met, including a final one. Returns the resolved components (missing and non-directory components are kept
+   * literally, as securejoin does) and the node there if it exists. Throws ELOOP after 40 symlinks.
+   */
+  resolveAll(path: string, what: string = path): { parts: string[]; node: TreeNode | undefined } {
+    const pending = path.split("/").reverse();
+    const parts: string[] = [];
+    const chain: (TreeNode | undefined)[] = [this.root];
+    let hops = 0;
+    while (pending.length > 0) {
+      const c = pending.pop()!;
+      if (c === "" || c === ".") continue;
+      if (c === "..") {
+        if (parts.length > 0) {
+          parts.pop();
+          chain.pop();
+        }
+        continue;
+      }
+      const at = chain[chain.length - 1];
+      const next = at?.children?.get(c);
+      if (next !== undefined && next.type === "symlink") {
+        if (++hops > MAX_SYMLINK_HOPS) throw loopError(what);
+        const target = next.linkTarget!;
+        if (target.startsWith("/")) {
+          parts.length = 0;
+          chain.length = 1;
+        }
+        const more = target.split("/");
+        for (let i = more.length - 1; i >= 0; i--) pending.push(more[i]!);
+        continue;
+      }
+      parts.push(c);
+      chain.push(next);
+    }
+    return { parts, node: chain[chain.length - 1] };
+  }
+
+  /** The in-root path of directory `dir` (normalised): the parent of an entry, whiteout or link target. */
+  resolveDir(dir: string, what: string): string {
+    const direct = this.nodes.get(dir);
+    // A node exists only below real directories, so an existing directory at `dir` has no symlink above it.
+    if (direct !== undefined && direct.type === "directory") return dir;
+    const { parts } = this.resolveAll(dir, what);
+    return parts.length === 0 ? "." : parts.join("/");
+  }
+
+  /** R10: create missing directories of `dir` (0755 root:root); replace a non-directory on the way by one. */
+  #mkdirAll(dir: string): TreeNode {
+    if (dir === ".") return this.root;
+    const direct = this.nodes.get(dir);
+    if (direct !== undefined && direct.type === "directory") return direct;
+    let cur = this.root;
+    let path = ".";
+    for (const c of dir.split("/")) {
+      path = path === "." ? c : `${path}/${c}`;
+      let next = cur.children!.get(c);
+      if (next !== undefined && next.type !== "directory") {
+        this.#touch(path, next);
+        this.#remove(next);
+        next = undefined;
+      }
+      if (next === undefined) {
+        this.#touch(path, undefined);
+        next = new TreeNode(path, "directory", this.#layer, this.#addedIn(path), this.#ino++);
+        this.#attach(cur, c, next);
+      }
+      cur = next;
+    }
+    return cur;
+  }
+
+  #attach(parent: TreeNode, name: string, node: TreeNode): void {
+    node.parent = parent;
+    parent.children!.set(name, node);
+    this.nodes.set(node.path, node);
+  }
+
+  /** Remove `node` and everything below it (links as links), recording each removal. */
+  #remove(node: TreeNode): void {
+    const stack = [node];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      this.#touch(n.path, n);
+      this.nodes.delete(n.path);
+      if (n.children !== undefined) for (const c of n.children.values()) stack.push(c);
+    }
+    node.parent?.children?.delete(node.name);
+    node.parent = undefined;
+  }
+
+  /** Mark `node` and its ancestors as created by the current layer (umoci's upperPaths). */
+  #markUpper(node: TreeNode): void {
+    let n: TreeNode | undefined = node;
+    while (n !== undefined && n.upper !== this.#layer) {
+      n.upper = this.#layer;
+      n = n.parent;
+    }
+  }
+
+  /**
+   * `.wh.<name>` (target = dir/name) or `.wh..wh..opq` (opaque, target = dir): remove what lower layers put
+   * there. Nodes this layer created (or created something below) are kept and walked into; for an opaque marker
+   * the directory itself is kept. Under a dangling or missing parent, or a missing target: nothing happens.
+   */
+  whiteout(dir: string, name: string | undefined, what: string): void {
+    const rdir = this.resolveDir(dir, what);
+    const path = name === undefined ? rdir : rdir === "." ? name : `${rdir}/${name}`;
+    const top = this.nodes.get(path);
+    if (top === undefined) return;
+    const opaque = name === undefined;
+    const L = this.#layer;
+    const visit = (n: TreeNode, isTop: boolean): void => {
+      if (n.upper !== L && !(opaque && isTop)) {
+        this.#remove(n);
+        return;
+      }
+      if (n.children !== undefined) for (const c of [...n.children.values()]) visit(c, false);
+    };
+    visit(top, true);
+  }
+
+  /** Apply an ordinary entry whose normalised name is `clean` (R3, R4, R6, R7, R8, R10). */
+  apply(clean: string, meta: EntryMeta, content: { offset: number; digest: Digest | undefined }): void {
+    if (clean === ".") {
+      // R3: a directory entry for the root sets its metadata; anything else would replace the root.
+      if (meta.type !== "directory") {
+        throw new OslessError(
+          "E_TAR_UNSAFE_PATH",
+          `layer entry "${clean}" would replace the root with a ${meta.type}`,
+          {
+            hint: "the layer tries to replace the root directory (CVE-2021-29136 class); do not use this image",
+            details: { path: clean, type: meta.type },
+          },
+        );
+      }
+      this.#touch(".", this.root);
+      setMeta(this.root, meta);
+      this.root.layer = this.#layer;
+      return;
+    }
+    const slash = clean.lastIndexOf("/");
+    const name = slash < 0 ? clean : clean.slice(slash + 1);
+    const dir = this.resolveDir(slash < 0 ? "." : clean.slice(0, slash), clean);
+    const path = dir === "." ? name : `${dir}/${name}`;
+    const parent = this.#mkdirAll(dir);
+    const existing = parent.children!.get(name);
+    const touch = this.#touch(path, existing);
+    if (meta.type === "file") touch.bytes += meta.size;
+    if (existing !== undefined && existing.type === "directory" && meta.type === "directory") {
+      // R6: directory over directory keeps the children and takes the entry's metadata.
+      setMeta(existing, meta);
+      existing.layer = this.#layer;
+      this.#markUpper(existing);
+      return;
+    }
+    if (existing !== undefined) this.#remove(existing); // R6/R17: last wins
+    let node: TreeNode;
+    if (meta.type === "hardlink") {
+      node = this.#link(path, meta.linkpath, clean);
+    } else {
+      node = new TreeNode(path, meta.type, this.#layer, this.#addedIn(path), this.#ino++);
+      setMeta(node, meta);
+      if (meta.type === "symlink") node.linkTarget = meta.linkpath;
+      else if (meta.type === "file") {
+        node.size = meta.size;
+        node.contentLayer = this.#layer;
+        node.contentOffset = content.offset;
+        node.digest = content.digest;
+      } else if (meta.type === "char" || meta.type === "block") {
+        node.devmajor = meta.devmajor;
+        node.devminor = meta.devminor;
+      }
+    }
+    this.#attach(parent, name, node);
+    this.#markUpper(node);
+  }
+
+  /**
+   * R8: a hard link at `path` to `linkpath` (normalised, root-relative): the target's parent is resolved in-root,
+   * its last component is not (a link to a symlink links the symlink). The new node shares the target's inode as
+   * it is now: type, metadata, content and digest.
+   */
+  #link(path: string, target: string, what: string): TreeNode {
+    const slash = target.lastIndexOf("/");
+    const tname = slash < 0 ? target : target.slice(slash + 1);
+    const tdir = target === "." ? "." : this.resolveDir(slash < 0 ? "." : target.slice(0, slash), what);
+    const tpath = target === "." ? "." : tdir === "." ? tname : `${tdir}/${tname}`;
+    const t = this.nodes.get(tpath);
+    if (t === undefined || t.type === "directory") {
+      const why = t === undefined ? "does not exist" : "is a directory";
+      throw new OslessError(
+        "E_LAYER_INVALID",
+        `layer entry "${printable(what)}": hard link target "${printable(target)}" ${why}`,
+        {
+          hint: "a hard link must name a non-directory that an earlier entry (or lower layer) created; the layer is corrupt",
+          details: { path: what, linkpath: target, errno: t === undefined ? "ENOENT" : "EPERM" },
+        },
+      );
+    }
+    const n = new TreeNode(path, t.type, this.#layer, this.#addedIn(path), t.ino);
+    n.mode = t.mode;
+    n.uid = t.uid;
+    n.gid = t.gid;
+    n.size = t.size;
+    n.mtime = t.mtime;
+    n.linkTarget = t.linkTarget;
+    n.hardlinkTo = tpath;
+    n.devmajor = t.devmajor;
+    n.devminor = t.devminor;
+    n.xattrs = t.xattrs;
+    n.contentLayer = t.contentLayer;
+    n.contentOffset = t.contentOffset;
+    n.digest = t.digest;
+    return n;
+  }
+
+  /** Children maps in name order, so that listing and walking need no sorting. */
+  sortChildren(): void {
+    for (const n of this.nodes.values()) {
+      const ch = n.children;
+      if (ch === undefined || ch.size < 2) continue;
+      let prev: string | undefined;
+      let sorted = true;
+      for (const k of ch.keys()) {
+        if (prev !== undefined && compareNames(prev, k) > 0) {
+          sorted = false;
+          break;
+        }
+        prev = k;
+      }
+      if (sorted) continue;
+      const entries = [...ch].sort((a, b) => compareNames(a[0], b[0]));
+      ch.clear();
+      for (const [k, v] of entries) ch.set(k, v);
+    }
+  }
+}
+
+function setMeta(n: TreeNode, m: EntryMeta): void {
+  n.mode = m.mode;
+  n.uid = m.uid;
+  n.gid = m.gid;
+  n.mtime = m.mtime;
+  n.xattrs = m.xattrs;
+}

@@ -1,0 +1,381 @@
+/**
+ * The squashed view of an image: the filesystem that unpacking all its layers would produce, built in memory
+ * from one streaming pass over the layers (each read to EOF, so blob digests and DiffIDs are verified) without
+ * writing anything. Nodes record where a file's bytes are (layer + offset in its uncompressed tar); `readFile`
+ * re-streams only that layer, up to the data. For analysis (os-release, package databases, ELF files) and the
+ * explorer (per-layer added / modified / removed).
+ *
+ * Semantics are the unpacker's (../../../shared/design/extraction-rules.md; umoci's extractor as reference): see
+ * view-tree.ts. Memory is bounded by the number of entries: file data is streamed and dropped (hashed on the way
+ * with `digests: true`), headers are not kept.
+ */
+import { createHash } from "node:crypto";
+import type { Digest } from "../digest/index.ts";
+import { OslessError } from "../errors.ts";
+import { type EventSink, reportProgress } from "../events/index.ts";
+import { readTar, type TarHeader, type TarType } from "../tar/index.ts";
+import { entryRole, normalizeEntryPath, printable } from "./paths.ts";
+import { type ImageBudget, type LayerLimits, type LayerSource, layerLabel, layerTar } from "./source.ts";
+import { type EntryMeta, type LayerChange, Tree, type TreeNode } from "./view-tree.ts";
+
+export type { ChangeKind, LayerChange } from "./view-tree.ts";
+export { MAX_SYMLINK_HOPS } from "./view-tree.ts";
+
+export interface ViewNode {
+  /** Normalised, in-root, symlink-free path; "." is the root. */
+  readonly path: string;
+  /** A hard link shows its target's type, metadata and content, with `hardlinkTo` set. */
+  readonly type: TarType;
+  /** Permission bits incl. setuid/setgid/sticky (0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Data bytes of a regular file; 0 for every other type. */
+  readonly size: number;
+  /** Seconds since the epoch, as in the header (fractional with PAX); 0 for directories created implicitly. */
+  readonly mtime: number;
+  /** Symlinks: the target, verbatim. */
+  readonly linkTarget?: string | undefined;
+  /** Hard links: the in-root path of the node it was linked to, at the time (parent resolved, name not). */
+  readonly hardlinkTo?: string | undefined;
+  readonly devmajor?: number | undefined;
+  readonly devminor?: number | undefined;
+  /** As the unpacker sets them: `trusted.*`, `security.selinux` and `system.nfs4_acl` are never applied (R13). */
+  readonly xattrs?: Map<string, Buffer> | undefined;
+  /** Index of the layer whose entry defines the node now (for an implicit directory: the layer that made it). */
+  readonly layer: number;
+  /** The layer where the path appeared, after its last removal by an earlier layer. */
+  readonly addedIn: number;
+  /** Inode within this view: nodes with the same `ino` are hard links of one another. */
+  readonly ino: number;
+  /** Where the bytes are: layer index + offset of the data in its uncompressed tar (regular files only). */
+  readonly content?: { layer: number; offset: number; size: number } | undefined;
+  /** sha256 of the content, with `buildView(..., { digests: true })` or once `digest()` computed it. */
+  readonly digest?: Digest | undefined;
+}
+
+export interface ViewLayerInfo {
+  index: number;
+  digest: Digest;
+  diffId: Digest;
+  /** Tar entries (whiteouts included). */
+  entries: number;
+  /** Sum of the sizes of the regular-file entries of the tar (dive's layer size). */
+  bytes: number;
+  /** What the layer did to the view below it, one record per path, sorted by path (UTF-8 byte order). */
+  changes: LayerChange[];
+}
+
+export interface ViewOptions {
+  limits?: LayerLimits | undefined;
+  /** Compute each regular file's sha256 during the pass (default false: `digest()` computes on demand). */
+  digests?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  /** start / progress (compressed bytes) / end per layer, and warnings. */
+  events?: EventSink | undefined;
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal | undefined;
+}
+
+const EMPTY_SHA256: Digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/** R13: never applied by the unpacker. */
+const DROPPED_XATTRS = new Set(["security.selinux", "system.nfs4_acl"]);
+
+function notFound(path: string, why: string): OslessError {
+  return new OslessError("E_NOT_FOUND", `"${printable(path)}" ${why} in the image`, {
+    hint: "list the directory to see what the image holds",
+    details: { path },
+  });
+}
+
+/** Lexical cleaning of a path given to a lookup: leading "/" ignored, ".." clamped at the root. */
+function lexicalClean(path: string): string {
+  const out: string[] = [];
+  for (const c of path.split("/")) {
+    if (c === "" || c === ".") continue;
+    if (c === "..") out.pop();
+    else out.push(c);
+  }
+  return out.length === 0 ? "." : out.join("/");
+}
+
+export class SquashedView {
+  readonly layers: ViewLayerInfo[];
+  readonly #tree: Tree;
+  readonly #sources: LayerSource[];
+  readonly #limits: LayerLimits | undefined;
+
+  /** Use `buildView`. */
+  constructor(tree: Tree, layers: ViewLayerInfo[], sources: LayerSource[], limits: LayerLimits | undefined) {
+    this.#tree = tree;
+    this.layers = layers;
+    this.#sources = sources;
+    this.#limits = limits;
+  }
+
+  /** Number of nodes, the root included. */
+  get size(): number {
+    return this.#tree.nodes.size;
+  }
+
+  /** The node at exactly `path` (cleaned lexically; a leading "/" is fine); symlinks are not followed. */
+  get(path: string): ViewNode | undefined {
+    return this.#tree.nodes.get(lexicalClean(path));
+  }
+
+  /**
+   * The node `path` leads to inside the image, following symlinks (the last component's too) with chroot
+   * semantics: absolute targets start at the image root, ".." stops there, 40 links at most. Undefined when it
+   * leads nowhere (missing, dangling, a loop, or through a non-directory).
+   */
+  resolve(path: string): ViewNode | undefined {
+    return this.#resolve(path).node;
+  }
+
+  #resolve(path: string): { node: TreeNode | undefined; loop: boolean } {
+    try {
+      return { node: this.#tree.resolveAll(path).node, loop: false };
+    } catch (e) {
+      if (e instanceof OslessError && e.details?.errno === "ELOOP") return { node: undefined, loop: true };
+      throw e;
+    }
+  }
+
+  /** Direct children of the directory at exactly `dir`, sorted by name (UTF-8 byte order); [] for non-directories. */
+  list(dir: string): ViewNode[] {
+    const n = this.#tree.nodes.get(lexicalClean(dir));
+    return n?.children === undefined ? [] : [...n.children.values()];
+  }
+
+  /** Every node, the root first, depth-first with children in name order. */
+  *walk(): IterableIterator<ViewNode> {
+    const stack: Iterator<TreeNode>[] = [];
+    yield this.#tree.root;
+    stack.push(this.#tree.root.children!.values());
+    while (stack.length > 0) {
+      const r = stack[stack.length - 1]!.next();
+      if (r.done) {
+        stack.pop();
+        continue;
+      }
+      yield r.value;
+      if (r.value.children !== undefined) stack.push(r.value.children.values());
+    }
+  }
+
+  #file(path: string): TreeNode {
+    const { node, loop } = this.#resolve(path);
+    if (node === undefined) throw notFound(path, loop ? "leads into a symlink loop" : "does not exist");
+    if (node.contentLayer < 0) {
+      throw new OslessError(
+        "E_USAGE",
+        `"${printable(path)}" is a ${node.type === "directory" ? "directory" : `${node.type} (not a regular file)`}`,
+        {
+          hint: "only regular files have contents to read",
+          details: { path, resolved: node.path, type: node.type },
+        },
+      );
+    }
+    return node;
+  }
+
+  /**
+   * The bytes of the regular file `path` leads to (resolve() semantics). Re-streams only the layer holding the
+   * data, up to the end of that data: the layer's digests are not re-verified (buildView did), but when the
+   * file's digest is known the bytes are checked against it (E_DIGEST_MISMATCH after the last chunk).
+   */
+  readFile(path: string, opts: ReadOptions = {}): AsyncIterable<Buffer> {
+    const node = this.#file(path);
+    return this.#read(node, opts);
+  }
+
+  async *#read(node: TreeNode, opts: ReadOptions): AsyncGenerator<Buffer> {
+    const source = this.#sources[node.contentLayer]!;
+    const what = `${layerLabel(source)}, "${printable(node.path)}"`;
+    const offset = node.contentOffset;
+    const hash = node.digest !== undefined ? createHash("sha256") : undefined;
+    const tar = layerTar(source, { limits: this.#limits, signal: opts.signal });
+    const entries = readTar(tar, { drain: false, maxEntries: this.#limits?.maxEntries ?? 500_000 });
+    try {
+      for await (const e of entries) {
+        if (e.dataOffset < offset) continue;
+        if (e.dataOffset > offset || e.header.type !== "file" || e.header.size !== node.size) break;
+        let got = 0;
+        for await (const c of e.body()) {
+          opts.signal?.throwIfAborted();
+          got += c.length;
+          hash?.update(c);
+          yield c;
+        }
+        if (got !== node.size) break;
+        if (hash !== undefined) {
+          const actual: Digest = `sha256:${hash.digest("hex")}`;
+          if (actual !== node.digest) {
+            throw new OslessError(
+              "E_DIGEST_MISMATCH",
+              `${what}: content digest ${actual} does not match ${node.digest}`,
+              {
+                hint: "the layer blob changed since the view was built; rebuild the view (and run fsck on the store)",
+                details: { path: node.path, expected: node.digest, actual },
+              },
+            );
+          }
+        }
+        return;
+      }
+    } finally {
+      await entries.return(undefined);
+    }
+    throw new OslessError("E_LAYER_INVALID", `${what}: no file data at offset ${offset} of the layer`, {
+      hint: "the layer blob changed since the view was built; rebuild the view (and run fsck on the store)",
+      details: { path: node.path, layer: node.contentLayer, offset },
+    });
+  }
+
+  /** The whole file (readFile semantics); E_SIZE_LIMIT before reading when it is larger than `maxBytes`. */
+  async readFileBuffer(path: string, maxBytes: number, opts: ReadOptions = {}): Promise<Buffer> {
+    const node = this.#file(path);
+    if (node.size > maxBytes) {
+      throw new OslessError(
+        "E_SIZE_LIMIT",
+        `"${printable(path)}" is ${node.size} bytes, more than the ${maxBytes} bytes allowed here`,
+        { hint: "stream it with readFile instead", details: { path, size: node.size, limit: maxBytes } },
+      );
+    }
+    const parts: Buffer[] = [];
+    for await (const c of this.#read(node, opts)) parts.push(c);
+    return Buffer.concat(parts, node.size);
+  }
+
+  /** sha256 of the regular file `path` leads to: from the build pass, or computed once via readFile. */
+  async digest(path: string, opts: ReadOptions = {}): Promise<Digest> {
+    const node = this.#file(path);
+    if (node.digest !== undefined) return node.digest;
+    const h = createHash("sha256");
+    for await (const c of this.#read(node, opts)) h.update(c);
+    node.digest = `sha256:${h.digest("hex")}`;
+    return node.digest;
+  }
+}
+
+function entryError(e: unknown, source: LayerSource, entryPath: string): unknown {
+  if (!(e instanceof OslessError)) return e;
+  const where = layerLabel(source);
+  if (e.message.startsWith(where)) return e;
+  const msg = e.message.includes(`"${printable(entryPath)}"`)
+    ? e.message
+    : `entry "${printable(entryPath)}": ${e.message}`;
+  return new OslessError(e.code, `${where}: ${msg}`, {
+    hint: e.hint,
+    cause: e,
+    details: { ...e.details, layer: source.index, entry: entryPath },
+  });
+}
+
+/**
+ * Build the squashed view of `layers` (base first) in one streaming pass. Every layer is read to its end, so
+ * a corrupt blob or wrong DiffID fails the build (E_DIGEST_MISMATCH / E_SIZE_MISMATCH). Entries the unpacker
+ * refuses are refused with its codes: names escaping the root or replacing it (E_TAR_UNSAFE_PATH), invalid
+ * whiteouts (E_TAR_UNSAFE_PATH), hard links to nothing or to a directory and symlink loops (E_LAYER_INVALID),
+ * limits (E_TAR_LIMIT, E_SIZE_LIMIT).
+ */
+export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): Promise<SquashedView> {
+  const tree = new Tree();
+  const infos: ViewLayerInfo[] = [];
+  const budget: ImageBudget = { used: 0 };
+  const { limits, signal, events } = opts;
+  const digests = opts.digests ?? false;
+  const maxDepth = limits?.maxDepth;
+  let warnedXattr = false;
+  for (const [i, source] of layers.entries()) {
+    if (source.index !== i) {
+      throw new OslessError("E_USAGE", `buildView: layer at position ${i} says it is layer ${source.index}`, {
+        hint: "pass the image's layers in order, base first",
+      });
+    }
+    signal?.throwIfAborted();
+    const id = source.descriptor.digest;
+    const opened: LayerSource =
+      events === undefined ? source : { ...source, open: () => reportProgress(source.open(), id, events) };
+    events?.({ type: "start", id, label: `view ${layerLabel(source)}`, total: source.descriptor.size });
+    tree.beginLayer(i);
+    let entries = 0;
+    let bytes = 0;
+    const tar = layerTar(opened, { limits, budget, signal });
+    for await (const e of readTar(tar, { maxEntries: limits?.maxEntries ?? 500_000 })) {
+      const h = e.header;
+      entries++;
+      if (h.type === "file") bytes += h.size;
+      try {
+        const clean = normalizeEntryPath(h.path, maxDepth);
+        const role = entryRole(clean);
+        if (role.kind === "ignored") continue;
+        if (role.kind === "whiteout") {
+          tree.whiteout(role.dir, role.target.slice(role.target.lastIndexOf("/") + 1), clean);
+          continue;
+        }
+        if (role.kind === "opaque") {
+          tree.whiteout(role.dir, undefined, clean);
+          continue;
+        }
+        let digest: Digest | undefined;
+        if (digests && h.type === "file") {
+          if (h.size === 0) digest = EMPTY_SHA256;
+          else {
+            const hash = createHash("sha256");
+            for await (const c of e.body()) hash.update(c);
+            digest = `sha256:${hash.digest("hex")}`;
+          }
+        }
+        const meta = entryMeta(h, clean, maxDepth);
+        if (h.xattrs.size !== (meta.xattrs?.size ?? 0)) warnedXattr = true;
+        tree.apply(clean, meta, { offset: e.dataOffset, digest });
+      } catch (err) {
+        throw entryError(err, source, h.path);
+      }
+    }
+    const changes = tree.endLayer();
+    infos.push({ index: i, digest: id as Digest, diffId: source.diffId, entries, bytes, changes });
+    events?.({ type: "end", id });
+  }
+  if (warnedXattr) {
+    events?.({
+      type: "note",
+      level: "warn",
+      text: "some entries carry trusted.*, security.selinux or system.nfs4_acl xattrs, which unpacking never applies",
+    });
+  }
+  tree.sortChildren();
+  return new SquashedView(tree, infos, layers, limits);
+}
+
+/** The fields of a header the tree needs, copied (headers and their buffers are not kept). */
+function entryMeta(h: TarHeader, clean: string, maxDepth: number | undefined): EntryMeta {
+  if ((h.type === "char" || h.type === "block") && (h.devmajor >= 2 ** 32 || h.devminor >= 2 ** 32)) {
+    throw new OslessError(
+      "E_TAR_INVALID",
+      `layer entry "${printable(clean)}": device number ${h.devmajor}:${h.devminor} is out of range (R11)`,
+      { hint: "device numbers are 32-bit; the layer is corrupt", details: { path: clean } },
+    );
+  }
+  let xattrs: Map<string, Buffer> | undefined;
+  for (const [k, v] of h.xattrs) {
+    if (k.startsWith("trusted.") || DROPPED_XATTRS.has(k)) continue;
+    xattrs ??= new Map();
+    xattrs.set(k, Buffer.from(v)); // a copy: the value may be a slice of a large decompressed chunk
+  }
+  return {
+    type: h.type,
+    mode: h.mode,
+    uid: h.uid,
+    gid: h.gid,
+    size: h.size,
+    mtime: h.mtime,
+    linkpath: h.type === "hardlink" ? normalizeEntryPath(h.linkpath, maxDepth) : h.linkpath,
+    devmajor: h.devmajor,
+    devminor: h.devminor,
+    xattrs,
+  };
+}
