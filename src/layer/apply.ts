@@ -1,0 +1,774 @@
+/**
+ * Apply one layer's uncompressed tar onto a directory, following every rule of extraction-rules.md: nothing
+ * outside ROOT is created, modified, chmod'ed, chown'ed, re-timed or deleted, whatever the archive holds.
+ *
+ * How the rules map to this file:
+ * - Names (R1-R3, R21): `normalizeEntryPath` (lexical clean, refuse `..` escapes, limits) and `entryRole`
+ *   (whiteouts). Names that are not valid UTF-8 are refused (E_TAR_UNSUPPORTED): Node's string paths cannot
+ *   carry them, and carrying Buffer paths through every step for names no real image uses is not worth the
+ *   risk of a second code path; the refusal is explicit rather than a silent U+FFFD rename.
+ * - Every entry is resolved afresh under ROOT with `resolveInRoot` (R4, R5): parents followed with chroot
+ *   semantics, the final component never. Missing parents become 0755 directories, a non-directory parent is
+ *   replaced (R10). Files are opened O_CREAT|O_EXCL|O_NOFOLLOW after R6 removed what was there.
+ * - Whiteouts (R9) never hide this layer's own entries: `upper` holds the resolved paths this layer created
+ *   (and their ancestors), and removal walks skip them, so `.wh.x` and opaque markers act as if they came first
+ *   in the tar, wherever they sit (as umoci does).
+ * - Metadata: lchown, then chmod (R12; chown clears setuid), then xattrs (R13; chown also clears
+ *   security.capability), then times (R14). Directory modes and times are set at the end of the layer, deepest
+ *   first, after all their children (a 0555 directory can still receive its children); directories this layer
+ *   only touched (created or removed something in) get their previous times back.
+ *
+ * The filesystem calls are synchronous on purpose: an entry costs a few cheap syscalls, and the async API
+ * would add a thread-pool round trip to each. The event loop is released between tar chunks. Node has no
+ * mknod/mkfifo: device nodes and FIFOs are made by coreutils `mknod`, one process each (rare in images).
+ */
+import { isUtf8 } from "node:buffer";
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  type Stats,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { type InRootPath, makeParents, resolveInRoot } from "../_internal/rootpath.ts";
+import { setXattr, XattrError, xattrSupport } from "../_internal/xattr.ts";
+import { OslessError } from "../errors.ts";
+import type { TarEntry, TarHeader } from "../tar/index.ts";
+import { readTar } from "../tar/index.ts";
+import { entryRole, joinClean, normalizeEntryPath, parentOf, printable } from "./paths.ts";
+import type { LayerLimits } from "./source.ts";
+
+export interface ApplyWarning {
+  /** Stable code: W_DEVICE_SKIPPED, W_XATTR_REFUSED, W_XATTR_UNSUPPORTED, W_XATTR_SKIPPED, W_FIFO_SKIPPED, W_TIMES. */
+  code: string;
+  /** The entry's name in the layer. */
+  path: string;
+  message: string;
+}
+
+export interface ApplyOptions {
+  /** maxEntries (passed to the tar reader), maxDepth (components per name). */
+  limits?: LayerLimits | undefined;
+  /**
+   * Act as real root: chown, device nodes, security.capability. Default: process.getuid?.() === 0 and not
+   * inside a user namespace (check /proc/self/uid_map).
+   */
+  privileged?: boolean | undefined;
+  onWarning?: ((w: ApplyWarning) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ApplyResult {
+  /** Tar entries read (whiteout markers and ignored AUFS entries included). */
+  entries: number;
+  /** Regular-file data bytes written. */
+  bytes: number;
+  /** Whiteout and opaque markers applied. */
+  whiteouts: number;
+  warnings: number;
+}
+
+/** Real root outside a user namespace: uid 0 and /proc/self/uid_map maps the whole range identically. */
+export function isPrivileged(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    const map = readFileSync("/proc/self/uid_map", "utf8").trim().split(/\s+/);
+    return map.length === 3 && map[0] === "0" && map[1] === "0" && map[2] === "4294967295";
+  } catch {
+    // No /proc: nothing says we are in a user namespace.
+    return true;
+  }
+}
+
+// libuv adds O_CLOEXEC itself.
+const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const DEV_LIMIT = 2 ** 32;
+/** xattrs that are never applied, whatever the privilege (R13). */
+const NEVER_XATTRS = new Set(["security.selinux", "system.nfs4_acl"]);
+
+interface DirMeta {
+  mode: number;
+  atime: number;
+  mtime: number;
+}
+
+interface Times {
+  atime: number;
+  mtime: number;
+}
+
+/**
+ * Apply one layer's uncompressed tar stream onto `root` (a directory osless created), following every rule of
+ * extraction-rules.md. Reads the stream to its end.
+ */
+export async function applyLayer(
+  tar: AsyncIterable<Uint8Array>,
+  root: string,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const applier = new Applier(root, opts);
+  const maxEntries = opts.limits?.maxEntries;
+  for await (const entry of readTar(readAhead(tar), maxEntries === undefined ? {} : { maxEntries })) {
+    opts.signal?.throwIfAborted();
+    await applier.entry(entry);
+    await applier.breathe();
+  }
+  applier.finish();
+  return applier.result;
+}
+
+/** Bytes of the tar stream read ahead of the applier. */
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Keep pulling `source` while the consumer works, up to `maxBytes` ahead. The decompressor runs on the thread
+ * pool but only starts its next block from an event-loop callback; with the applier's synchronous filesystem
+ * calls in between (and `breathe`), the two run side by side instead of taking turns. Errors of the source
+ * surface at the position they happened.
+ */
+export async function* readAhead(
+  source: AsyncIterable<Uint8Array>,
+  maxBytes = READ_AHEAD_BYTES,
+): AsyncGenerator<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  const queue: Uint8Array[] = [];
+  let queued = 0;
+  let done = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  let space: (() => void) | undefined;
+  let stopped = false;
+  const pump = (async () => {
+    try {
+      while (!stopped) {
+        if (queued >= maxBytes) {
+          await new Promise<void>((r) => {
+            space = r;
+          });
+          continue;
+        }
+        const r = await it.next();
+        if (r.done) break;
+        queue.push(r.value);
+        queued += r.value.length;
+        wake?.();
+      }
+    } catch (e) {
+      failure = { error: e };
+    } finally {
+      done = true;
+      wake?.();
+    }
+  })();
+  try {
+    for (;;) {
+      if (queue.length === 0) {
+        if (failure) throw failure.error;
+        if (done) return;
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+        wake = undefined;
+        continue;
+      }
+      const c = queue.shift()!;
+      queued -= c.length;
+      space?.();
+      space = undefined;
+      yield c;
+    }
+  } finally {
+    stopped = true;
+    space?.();
+    await pump;
+    if (!done || failure === undefined) await it.return?.();
+  }
+}
+
+class Applier {
+  readonly root: string;
+  readonly privileged: boolean;
+  readonly maxDepth: number | undefined;
+  readonly onWarning: ((w: ApplyWarning) => void) | undefined;
+  readonly result: ApplyResult = { entries: 0, bytes: 0, whiteouts: 0, warnings: 0 };
+  /**
+   * Resolved paths this layer created or merged, and all their ancestors: never hidden by its whiteouts.
+   * Built on the first whiteout from `created` (most layers have none, and a Set of every path costs).
+   */
+  #upper: Set<string> | undefined;
+  readonly #created: string[] = [];
+  /** Directories of this layer: mode and times, applied at the end. */
+  readonly dirMeta = new Map<string, DirMeta>();
+  /** Directories made as missing parents in this layer (their times are "now"; nothing to restore). */
+  readonly madeDirs = new Set<string>();
+  /** Lower directories this layer changed the contents of: their times before, restored at the end. */
+  readonly lowerTimes = new Map<string, Times>();
+  /** Lower directories made writable for an unprivileged extraction: their modes, restored at the end. */
+  readonly lowerModes = new Map<string, number>();
+  #enotsupWarned = false;
+  #noAddonWarned = false;
+
+  constructor(root: string, opts: ApplyOptions) {
+    let real: string;
+    try {
+      real = realpathSync(root);
+    } catch (e) {
+      throw fsError(e, root, "open the extraction directory");
+    }
+    if (!lstatSync(real).isDirectory()) {
+      throw new OslessError("E_IO", `${root} is not a directory`, { details: { path: root } });
+    }
+    this.root = real;
+    this.privileged = opts.privileged ?? isPrivileged();
+    this.maxDepth = opts.limits?.maxDepth;
+    this.onWarning = opts.onWarning;
+  }
+
+  #lastTurn = performance.now();
+
+  /**
+   * Give the event loop a turn about every millisecond of synchronous work, so that the read-ahead's
+   * decompressor (thread pool) can hand over its block and start the next one while we keep writing.
+   */
+  async breathe(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#lastTurn < 1) return;
+    await new Promise<void>((r) => setImmediate(r));
+    this.#lastTurn = performance.now();
+  }
+
+  warn(code: string, path: string, message: string): void {
+    this.result.warnings++;
+    this.onWarning?.({ code, path, message });
+  }
+
+  async entry(e: TarEntry): Promise<void> {
+    const h = e.header;
+    this.result.entries++;
+    if (!isUtf8(h.pathBytes)) throw notUtf8(h, "name");
+    if ((h.type === "symlink" || h.type === "hardlink") && !isUtf8(h.linkpathBytes))
+      throw notUtf8(h, "link target");
+    const clean = normalizeEntryPath(h.path, this.maxDepth);
+    const role = entryRole(clean);
+    switch (role.kind) {
+      case "ignored":
+        return;
+      case "whiteout":
+        this.result.whiteouts++;
+        this.whiteout(role.target);
+        return;
+      case "opaque":
+        this.result.whiteouts++;
+        this.opaque(role.dir);
+        return;
+      case "normal":
+        break;
+    }
+    if (clean === ".") {
+      this.rootEntry(h);
+      return;
+    }
+    await this.create(clean, h, e);
+  }
+
+  // --- whiteouts (R9) ----------------------------------------------------------------------------------------
+
+  /** `.wh.<name>`: remove `target` (resolved in-root, final not followed) unless this layer made it. */
+  whiteout(target: string): void {
+    const r = resolveInRoot(this.root, target);
+    if (r.missingFrom >= 0 || r.stat === undefined) return; // dangling parent or missing target: no-op
+    this.touchDir(parentOf(r.rel));
+    this.removeLower(r.rel, r.host, r.stat);
+  }
+
+  /** `.wh..wh..opq` in `dir`: remove every lower child of `dir` (resolved in-root, followed); keep `dir`. */
+  opaque(dir: string): void {
+    const r = resolveInRoot(this.root, dir, { followFinal: true });
+    if (r.missingFrom >= 0 || !r.stat?.isDirectory()) return;
+    this.touchDir(r.rel);
+    for (const name of this.readDir(r.host, r.rel)) {
+      const rel = joinClean(r.rel, name);
+      const host = `${r.host}/${name}`;
+      const st = lstatMaybe(host);
+      if (st) this.removeLower(rel, host, st);
+    }
+  }
+
+  /** Remove `rel` and everything below it, except what this layer created (and the directories holding it). */
+  removeLower(rel: string, host: string, st: Stats, upper = this.upper): void {
+    if (!upper.has(rel)) {
+      this.removeAny(host, st);
+      return;
+    }
+    if (!st.isDirectory()) return;
+    this.touchDir(rel);
+    for (const name of this.readDir(host, rel)) {
+      const childHost = `${host}/${name}`;
+      const child = lstatMaybe(childHost);
+      if (child) this.removeLower(joinClean(rel, name), childHost, child, upper);
+    }
+  }
+
+  /** R6 removal: links and files unlinked as such, directories recursively without following anything. */
+  removeAny(host: string, st: Stats): void {
+    try {
+      if (!st.isDirectory()) {
+        unlinkSync(host);
+        return;
+      }
+      if (!this.privileged && (st.mode & 0o700) !== 0o700) chmodSync(host, 0o700);
+      for (const name of readdirSync(host)) {
+        const child = `${host}/${name}`;
+        const cst = lstatMaybe(child);
+        if (cst) this.removeAny(child, cst);
+      }
+      rmdirSync(host);
+    } catch (e) {
+      if (e instanceof OslessError) throw e;
+      throw fsError(e, host, "remove");
+    }
+  }
+
+  readDir(host: string, rel: string): string[] {
+    try {
+      return readdirSync(host);
+    } catch (e) {
+      if (!this.privileged && isCode(e, "EACCES")) {
+        this.makeWritable(host, rel);
+        return readdirSync(host);
+      }
+      throw fsError(e, host, "read directory");
+    }
+  }
+
+  // --- entries -----------------------------------------------------------------------------------------------
+
+  /** R3: "." applies a directory's metadata to ROOT; anything else is refused. ROOT is never replaced. */
+  rootEntry(h: TarHeader): void {
+    if (h.type !== "directory") {
+      throw new OslessError(
+        "E_TAR_UNSAFE_PATH",
+        `layer entry "${printable(h.path)}" is a ${h.type} at the root of the layer: only a directory may name the root`,
+        {
+          hint: "the layer tries to replace the extraction directory itself (umoci CVE-2021-29136); do not use this image",
+          details: { path: h.path, type: h.type },
+        },
+      );
+    }
+    this.addUpper(".");
+    if (this.privileged) this.chown(this.root, h);
+    this.applyXattrs(this.root, h);
+    this.dirMeta.set(".", { mode: h.mode, atime: h.atime ?? h.mtime, mtime: h.mtime });
+  }
+
+  async create(clean: string, h: TarHeader, e: TarEntry): Promise<void> {
+    // Checks that need no filesystem come first: a refused entry changes nothing.
+    let target: InRootPath | undefined;
+    switch (h.type) {
+      case "hardlink":
+        target = this.linkTarget(clean, h);
+        break;
+      case "symlink":
+        if (h.linkpath === "") throw invalidEntry(h, "is a symlink with an empty target");
+        break;
+      case "char":
+      case "block":
+        if (!(h.devmajor < DEV_LIMIT && h.devminor < DEV_LIMIT && h.devmajor >= 0 && h.devminor >= 0)) {
+          throw invalidEntry(h, `has device numbers ${h.devmajor}:${h.devminor} outside [0, 2^32)`);
+        }
+        if (!this.privileged) {
+          this.warn(
+            "W_DEVICE_SKIPPED",
+            h.path,
+            `${h.type} device ${h.devmajor}:${h.devminor} skipped: device nodes need real root outside a user namespace`,
+          );
+          return;
+        }
+        break;
+    }
+    let r = resolveInRoot(this.root, clean);
+    if (r.missingFrom >= 0) {
+      r = makeParents(this.root, r, (m) => {
+        this.madeDirs.add(m.rel);
+        if (this.privileged) lchownSync(m.host, 0, 0);
+      });
+    }
+    if (target !== undefined && target.rel === r.rel) throw invalidEntry(h, "is a hard link to itself");
+    this.touchDir(parentOf(r.rel));
+    if (r.stat !== undefined) {
+      if (h.type === "directory" && r.stat.isDirectory()) {
+        this.mergeDir(r, h);
+        return;
+      }
+      this.removeAny(r.host, r.stat);
+    }
+    this.addUpper(r.rel);
+    switch (h.type) {
+      case "directory":
+        this.makeDir(r, h);
+        return;
+      case "file":
+        await this.writeFile(r, h, e);
+        return;
+      case "symlink":
+        this.makeSymlink(r, h);
+        return;
+      case "hardlink":
+        this.makeHardlink(r, h, target!);
+        return;
+      case "fifo":
+      case "char":
+      case "block":
+        this.makeNode(r, h);
+        return;
+    }
+  }
+
+  /** R8: the link target, root-relative (a leading "/" is allowed), resolved in-root, final not followed. */
+  linkTarget(clean: string, h: TarHeader): InRootPath {
+    const name = normalizeEntryPath(h.linkpath, this.maxDepth);
+    if (name === ".") throw invalidEntry(h, `is a hard link to the root directory`);
+    const t = resolveInRoot(this.root, name);
+    if (t.missingFrom >= 0 || t.stat === undefined) {
+      throw invalidEntry(h, `is a hard link to "${printable(h.linkpath)}", which does not exist`);
+    }
+    if (t.stat.isDirectory())
+      throw invalidEntry(h, `is a hard link to the directory "${printable(h.linkpath)}"`);
+    if (name === clean) throw invalidEntry(h, "is a hard link to itself");
+    return t;
+  }
+
+  mergeDir(r: InRootPath, h: TarHeader): void {
+    this.addUpper(r.rel);
+    if (this.privileged) this.chown(r.host, h);
+    this.applyXattrs(r.host, h);
+    this.dirMeta.set(r.rel, { mode: h.mode, atime: h.atime ?? h.mtime, mtime: h.mtime });
+  }
+
+  makeDir(r: InRootPath, h: TarHeader): void {
+    this.inParent(r, "create directory", () => mkdirSync(r.host, 0o700));
+    if (this.privileged) this.chown(r.host, h);
+    this.applyXattrs(r.host, h);
+    // Mode and times at the end of the layer: the directory still has to receive its children.
+    this.dirMeta.set(r.rel, { mode: h.mode, atime: h.atime ?? h.mtime, mtime: h.mtime });
+  }
+
+  async writeFile(r: InRootPath, h: TarHeader, e: TarEntry): Promise<void> {
+    const fd = this.inParent(r, "create file", () => openSync(r.host, OPEN_NEW_FILE, 0o600));
+    try {
+      let written = 0;
+      for await (const chunk of e.body()) {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+        written += chunk.length;
+        await this.breathe();
+      }
+      this.result.bytes += written;
+      if (this.privileged) fchownSync(fd, h.uid, h.gid);
+      fchmodSync(fd, h.mode);
+      this.applyXattrs(r.host, h);
+      this.setTimes(h, () => futimesSync(fd, h.atime ?? h.mtime, h.mtime));
+    } catch (err) {
+      if (err instanceof OslessError) throw err;
+      throw fsError(err, r.host, "write file");
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  makeSymlink(r: InRootPath, h: TarHeader): void {
+    // R7: the target is stored verbatim and never dereferenced.
+    this.inParent(r, "create symlink", () => symlinkSync(h.linkpath, r.host));
+    if (this.privileged) this.chown(r.host, h);
+    this.applyXattrs(r.host, h);
+    this.setTimes(h, () => lutimesSync(r.host, h.atime ?? h.mtime, h.mtime));
+  }
+
+  makeHardlink(r: InRootPath, h: TarHeader, target: InRootPath): void {
+    // link(2) does not follow a symlink target: a link to a symlink links the symlink's inode. The header's
+    // owner, mode and times are not applied: they would change the shared inode (CVE-2021-32760).
+    try {
+      this.inParent(r, "create hard link", () => linkSync(target.host, r.host));
+    } catch (e) {
+      if (e instanceof OslessError && e.details?.errno === "ENOENT") {
+        throw invalidEntry(
+          h,
+          `is a hard link to "${printable(h.linkpath)}", which this entry itself removed`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  makeNode(r: InRootPath, h: TarHeader): void {
+    const args =
+      h.type === "fifo"
+        ? ["-m", "0600", "--", r.host, "p"]
+        : ["-m", "0600", "--", r.host, h.type === "char" ? "c" : "b", String(h.devmajor), String(h.devminor)];
+    try {
+      execFileSync("mknod", args, { stdio: ["ignore", "ignore", "pipe"] });
+    } catch (e) {
+      const stderr = String((e as { stderr?: Buffer }).stderr ?? "");
+      if (h.type === "fifo" && /Operation not permitted/.test(stderr)) {
+        this.warn("W_FIFO_SKIPPED", h.path, `FIFO skipped: the filesystem refused it (EPERM)`);
+        return;
+      }
+      throw new OslessError("E_IO", `${r.host}: mknod failed: ${stderr.trim() || (e as Error).message}`, {
+        hint: "device nodes and FIFOs are made with coreutils mknod; check that it is installed",
+        cause: e,
+        details: { path: r.host },
+      });
+    }
+    if (this.privileged) this.chown(r.host, h);
+    // A FIFO or device node is not a symlink (just made): chmod does not follow anything here.
+    chmodSync(r.host, h.mode);
+    this.applyXattrs(r.host, h);
+    this.setTimes(h, () => lutimesSync(r.host, h.atime ?? h.mtime, h.mtime));
+  }
+
+  // --- metadata ----------------------------------------------------------------------------------------------
+
+  chown(host: string, h: TarHeader): void {
+    try {
+      lchownSync(host, h.uid, h.gid);
+    } catch (e) {
+      throw fsError(e, host, `chown to ${h.uid}:${h.gid}`);
+    }
+  }
+
+  setTimes(h: TarHeader, set: () => void): void {
+    try {
+      set();
+    } catch (e) {
+      this.warn("W_TIMES", h.path, `times not set: ${(e as Error).message}`);
+    }
+  }
+
+  /** R13. */
+  applyXattrs(host: string, h: TarHeader): void {
+    if (h.xattrs.size === 0) return;
+    for (const [name, value] of h.xattrs) {
+      if (name.startsWith("trusted.")) {
+        this.warn("W_XATTR_REFUSED", h.path, `xattr ${name} refused: trusted.* attributes are never applied`);
+        continue;
+      }
+      if (NEVER_XATTRS.has(name)) {
+        this.warn(
+          "W_XATTR_REFUSED",
+          h.path,
+          `xattr ${name} not applied: it describes the host, not the image`,
+        );
+        continue;
+      }
+      if (name === "security.capability" && !this.privileged) {
+        this.warn("W_XATTR_SKIPPED", h.path, `file capabilities (${name}) need real root; not applied`);
+        continue;
+      }
+      if (!xattrSupport()) {
+        if (!this.#noAddonWarned) {
+          this.#noAddonWarned = true;
+          this.warn(
+            "W_XATTR_UNSUPPORTED",
+            h.path,
+            "extended attributes are not applied: the optional package @napi-rs/xattr is not installed",
+          );
+        }
+        continue;
+      }
+      try {
+        setXattr(host, name, value);
+      } catch (e) {
+        const code = e instanceof XattrError ? e.code : "";
+        if (code === "ENOTSUP") {
+          if (!this.#enotsupWarned) {
+            this.#enotsupWarned = true;
+            this.warn("W_XATTR_UNSUPPORTED", h.path, `the target filesystem does not support xattr ${name}`);
+          }
+          continue;
+        }
+        if (code === "EPERM" && name.startsWith("user.") && h.type !== "file" && h.type !== "directory") {
+          continue; // user.* is not allowed on symlinks and device nodes (R13: ignore)
+        }
+        if (code === "EPERM" && !this.privileged) {
+          this.warn("W_XATTR_SKIPPED", h.path, `xattr ${name} not permitted without root; not applied`);
+          continue;
+        }
+        throw new OslessError("E_IO", `${host}: cannot set xattr ${name}: ${(e as Error).message}`, {
+          hint: "check the target filesystem's xattr support",
+          cause: e,
+          details: { path: host, xattr: name },
+        });
+      }
+    }
+  }
+
+  // --- bookkeeping -------------------------------------------------------------------------------------------
+
+  addUpper(rel: string): void {
+    if (this.#upper === undefined) this.#created.push(rel);
+    else addWithAncestors(this.#upper, rel);
+  }
+
+  get upper(): Set<string> {
+    if (this.#upper === undefined) {
+      const set = new Set<string>();
+      for (const rel of this.#created) addWithAncestors(set, rel);
+      this.#created.length = 0;
+      this.#upper = set;
+    }
+    return this.#upper;
+  }
+
+  /** This layer is about to change the contents of directory `rel`: remember its times to restore them. */
+  touchDir(rel: string): void {
+    if (this.dirMeta.has(rel) || this.madeDirs.has(rel) || this.lowerTimes.has(rel)) return;
+    const st = lstatMaybe(rel === "." ? this.root : `${this.root}/${rel}`);
+    if (st?.isDirectory()) this.lowerTimes.set(rel, { atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 });
+  }
+
+  /**
+   * Run `op` (which creates something in r's parent); without privileges, a parent that is not writable (a
+   * lower 0555 directory) is made writable for the rest of the layer and its mode restored at the end.
+   */
+  inParent<T>(r: InRootPath, what: string, op: () => T): T {
+    try {
+      return op();
+    } catch (e) {
+      if (!this.privileged && isCode(e, "EACCES")) {
+        const parent = parentOf(r.rel);
+        this.makeWritable(parent === "." ? this.root : `${this.root}/${parent}`, parent);
+        try {
+          return op();
+        } catch (e2) {
+          throw fsError(e2, r.host, what);
+        }
+      }
+      throw fsError(e, r.host, what);
+    }
+  }
+
+  makeWritable(host: string, rel: string): void {
+    const st = lstatMaybe(host);
+    if (!st?.isDirectory()) return;
+    if (!this.lowerModes.has(rel) && !this.dirMeta.has(rel)) this.lowerModes.set(rel, st.mode & 0o7777);
+    chmodSync(host, (st.mode & 0o7777) | 0o700);
+  }
+
+  /**
+   * End of the layer: directory modes and times (deepest first, so a parent's times are set after its
+   * children's), and the times of lower directories this layer changed. Each directory is re-resolved; one
+   * that is no longer a directory at that path is skipped.
+   */
+  finish(): void {
+    const rels = new Set([...this.dirMeta.keys(), ...this.lowerTimes.keys(), ...this.lowerModes.keys()]);
+    const ordered = [...rels].sort((a, b) => depth(b) - depth(a));
+    for (const rel of ordered) {
+      const r = resolveInRoot(this.root, rel);
+      if (r.rel !== rel || !r.stat?.isDirectory()) continue;
+      const meta = this.dirMeta.get(rel);
+      try {
+        const mode = meta?.mode ?? this.lowerModes.get(rel);
+        if (mode !== undefined) chmodSync(r.host, mode);
+      } catch (e) {
+        throw fsError(e, r.host, "chmod");
+      }
+      const times = meta ?? this.lowerTimes.get(rel);
+      if (times) {
+        try {
+          lutimesSync(r.host, times.atime, times.mtime);
+        } catch (e) {
+          this.warn("W_TIMES", rel, `times not set: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+}
+
+function addWithAncestors(set: Set<string>, rel: string): void {
+  let p = rel;
+  while (!set.has(p)) {
+    set.add(p);
+    if (p === ".") return;
+    p = parentOf(p);
+  }
+}
+
+function depth(rel: string): number {
+  if (rel === ".") return 0;
+  let n = 1;
+  for (let i = 0; i < rel.length; i++) if (rel.charCodeAt(i) === 0x2f) n++;
+  return n;
+}
+
+function lstatMaybe(host: string): Stats | undefined {
+  try {
+    return lstatSync(host, { throwIfNoEntry: false });
+  } catch (e) {
+    if (isCode(e, "ENOENT") || isCode(e, "ENOTDIR")) return undefined;
+    throw fsError(e, host, "lstat");
+  }
+}
+
+function isCode(e: unknown, code: string): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+/** A filesystem error as an OslessError: ENAMETOOLONG is a limit (R21), ELOOP a broken layer, else E_IO. */
+function fsError(e: unknown, host: string, what: string): OslessError {
+  if (e instanceof OslessError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const details = { path: host, errno: err.code };
+  if (err.code === "ENAMETOOLONG") {
+    return new OslessError("E_TAR_LIMIT", `${host}: cannot ${what}: the path is too long (ENAMETOOLONG)`, {
+      hint: "Linux limits a name to 255 bytes and a path to 4096; the layer holds a longer one",
+      cause: e,
+      details,
+    });
+  }
+  if (err.code === "ELOOP") {
+    return new OslessError("E_LAYER_INVALID", `${host}: cannot ${what}: too many symbolic links (ELOOP)`, {
+      hint: "the layer contains a symlink loop",
+      cause: e,
+      details,
+    });
+  }
+  return new OslessError("E_IO", `${host}: cannot ${what}: ${err.message}`, {
+    hint: "check the permissions and free space of the target filesystem",
+    cause: e,
+    details,
+  });
+}
+
+function invalidEntry(h: TarHeader, what: string): OslessError {
+  return new OslessError("E_LAYER_INVALID", `layer entry "${printable(h.path)}" ${what}`, {
+    hint: "the layer is corrupt or hostile; do not use this image",
+    details: { path: h.path, type: h.type, linkpath: h.linkpath },
+  });
+}
+
+function notUtf8(h: TarHeader, what: string): OslessError {
+  return new OslessError(
+    "E_TAR_UNSUPPORTED",
+    `layer entry "${printable(h.path)}": its ${what} is not valid UTF-8 (bytes ${(what === "name" ? h.pathBytes : h.linkpathBytes).toString("hex")})`,
+    {
+      hint: "osless extracts only UTF-8 names; rebuild the layer with UTF-8 file names",
+      details: { path: h.path, bytes: (what === "name" ? h.pathBytes : h.linkpathBytes).toString("hex") },
+    },
+  );
+}
