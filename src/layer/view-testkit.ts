@@ -283,12 +283,13 @@ export function dumpView(view: SquashedView): Map<string, Rec> {
 
 /**
  * Differences between an oracle dump and ours, as readable lines (empty when they agree). Symlink modes are not
- * compared (Linux has none); mtimes are compared for non-directories, and for directories when `dirTimes`.
+ * compared (Linux has none); mtimes are compared for non-directories, and with `dirTimes` for directories that
+ * an entry defined.
  */
 export function diffDumps(
   oracle: Map<string, Rec>,
   ours: Map<string, Rec>,
-  opts: { dirTimes?: boolean; times?: boolean } = {},
+  opts: { dirTimes?: boolean; times?: boolean; ignoreTimes?: string[] } = {},
 ): string[] {
   const lines: string[] = [];
   for (const p of oracle.keys())
@@ -300,8 +301,10 @@ export function diffDumps(
     if (b === undefined) continue;
     const fields: (keyof Rec)[] = ["type", "uid", "gid", "size", "link", "sha256", "dev", "xattrs", "group"];
     if (a.type !== "symlink") fields.push("mode");
-    const times = opts.times ?? true;
-    if (times && (a.type !== "directory" || opts.dirTimes)) fields.push("mtime");
+    // Directories made implicitly (mtime 0 in the view) get the unpack time on disk.
+    const implicit = b.type === "directory" && b.mtime === 0;
+    const times = (opts.times ?? true) && !opts.ignoreTimes?.includes(p);
+    if (times && (a.type !== "directory" || (opts.dirTimes && !implicit))) fields.push("mtime");
     for (const f of fields) {
       const x = JSON.stringify(a[f]);
       const y = JSON.stringify(b[f]);
