@@ -4,8 +4,16 @@
  * made canonical, and a byte-by-byte file comparison.
  */
 import { isUtf8 } from "node:buffer";
-import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { open } from "node:fs/promises";
+import {
+  type BigIntStats,
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from "node:fs";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import { listXattrs, getXattr as readXattr, XattrError, xattrSupport } from "../_internal/xattr.ts";
@@ -279,7 +287,11 @@ export function linkGroups(entries: Map<string, LayerEntry>, nodes: Map<string, 
 
 const CMP_CHUNK = 256 * 1024;
 
-/** Whether two regular files have the same bytes (sizes already known equal), stopping at the first difference. */
+/**
+ * Whether two regular files have the same bytes (sizes already known equal), stopping at the first difference.
+ * Synchronous reads (see write.ts readExactly: promise reads cost a thread-pool hop each), yielding to the event
+ * loop every 16 MiB.
+ */
 export async function sameContent(
   a: string,
   b: string,
@@ -287,27 +299,31 @@ export async function sameContent(
   signal?: AbortSignal,
 ): Promise<boolean> {
   if (size === 0) return true;
-  const fa = await open(a, "r");
+  const fa = openSync(a, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    const fb = await open(b, "r");
+    const fb = openSync(b, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
-      const ba = Buffer.allocUnsafe(CMP_CHUNK);
-      const bb = Buffer.allocUnsafe(CMP_CHUNK);
-      for (let pos = 0; pos < size; ) {
-        signal?.throwIfAborted();
-        const want = Math.min(CMP_CHUNK, size - pos);
-        const [ra, rb] = await Promise.all([fa.read(ba, 0, want, pos), fb.read(bb, 0, want, pos)]);
-        if (ra.bytesRead !== rb.bytesRead) return false;
-        if (ra.bytesRead === 0) return true;
-        if (ba.compare(bb, 0, rb.bytesRead, 0, ra.bytesRead) !== 0) return false;
-        pos += ra.bytesRead;
+      const ba = Buffer.allocUnsafe(Math.min(CMP_CHUNK, size));
+      const bb = Buffer.allocUnsafe(ba.length);
+      for (let pos = 0, i = 1; pos < size; i++) {
+        const want = Math.min(ba.length, size - pos);
+        const ra = readSync(fa, ba, 0, want, pos);
+        const rb = readSync(fb, bb, 0, want, pos);
+        if (ra !== rb) return false;
+        if (ra === 0) return true;
+        if (ba.compare(bb, 0, rb, 0, ra) !== 0) return false;
+        pos += ra;
+        if (i % 64 === 0) {
+          signal?.throwIfAborted();
+          await tick();
+        }
       }
       return true;
     } finally {
-      await fb.close();
+      closeSync(fb);
     }
   } finally {
-    await fa.close();
+    closeSync(fa);
   }
 }
 
