@@ -128,7 +128,7 @@ export interface EntryMeta {
 /** State of a path at the start of the layer that touched it, recorded on first touch. */
 interface Touch {
   /** A snapshot: a merged directory is the same node, changed. */
-  before: { type: TarType; size: number; layer: number; addedIn: number } | undefined;
+  before: (ChangeBefore & { addedIn: number }) | undefined;
   /** Bytes this layer's entries store for the path. */
   bytes: number;
 }
@@ -142,8 +142,25 @@ export interface LayerChange {
   type: TarType;
   /** Bytes this layer stores for the path (regular-file data of its entries at that path). */
   size: number;
-  /** For "modified" and "removed": the node the layer replaced or removed (type, file size, defining layer). */
-  before?: { type: TarType; size: number; layer: number } | undefined;
+  /** For "modified" and "removed": the node as it was below this layer. */
+  before?: ChangeBefore | undefined;
+}
+
+/**
+ * A node as it was before a layer changed it: enough to attribute waste (overwritten, deleted) and to tell a
+ * metadata-only rewrite (same digest, other mode/owner) from a content change.
+ */
+export interface ChangeBefore {
+  type: TarType;
+  /** File size (0 for non-files). */
+  size: number;
+  /** The layer that defined it. */
+  layer: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** sha256 of a regular file, when known (built with `digests: true`). */
+  digest?: Digest | undefined;
 }
 
 /** Byte order of UTF-8 (= code point order), which JS's UTF-16 `<` differs from only around surrogates. */
@@ -201,7 +218,10 @@ export class Tree {
       const kind: ChangeKind = b === undefined ? "added" : after === undefined ? "removed" : "modified";
       const type = (after ?? b)!.type;
       const c: LayerChange = { path, kind, type, size: t.bytes };
-      if (b !== undefined) c.before = { type: b.type, size: b.size, layer: b.layer };
+      if (b !== undefined) {
+        const { addedIn: _, ...before } = b;
+        c.before = before;
+      }
       out.push(c);
     }
     this.#touched = new Map();
@@ -211,10 +231,12 @@ export class Tree {
   #touch(path: string, current: TreeNode | undefined): Touch {
     let t = this.#touched.get(path);
     if (t === undefined) {
-      const before =
-        current === undefined
-          ? undefined
-          : { type: current.type, size: current.size, layer: current.layer, addedIn: current.addedIn };
+      let before: Touch["before"];
+      if (current !== undefined) {
+        const { type, size, layer, mode, uid, gid, digest, addedIn } = current;
+        before = { type, size, layer, mode, uid, gid, addedIn };
+        if (digest !== undefined) before.digest = digest;
+      }
       t = { before, bytes: 0 };
       this.#touched.set(path, t);
     }

@@ -361,8 +361,8 @@ test("per-layer changes: added, modified, removed, with the bytes each layer sto
     ],
     [D("var"), F("var/z", "zz"), F("etc/c", "c1"), F("etc/c", "c22"), W("etc/.wh.a"), F("etc/a", "q")],
   ]);
-  const dir = (layer: number) => ({ type: "directory", size: 0, layer });
-  const file = (size: number, layer: number) => ({ type: "file", size, layer });
+  const dir = (layer: number) => ({ type: "directory", size: 0, layer, mode: 0o755, uid: 0, gid: 0 });
+  const file = (size: number, layer: number) => ({ type: "file", size, layer, mode: 0o644, uid: 0, gid: 0 });
   assert.deepEqual(
     v.layers.map((l) => [l.index, l.entries, l.bytes]),
     [
@@ -652,4 +652,68 @@ test("nodes serialise to JSON without their tree links", async () => {
   assert.deepEqual(json.xattrs, { "user.k": Buffer.from("v").toString("base64") });
   assert.equal(json.parent, undefined);
   assert.equal(json.children, undefined);
+});
+
+test("changes carry the replaced node's digest and metadata, so a metadata-only rewrite can be told apart", async () => {
+  const sha = (b: string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+  const { v } = await view(
+    [
+      [F("same", "content", { mode: 0o644 }), F("edited", "one"), S("link", "x")],
+      [F("same", "content", { mode: 0o600, uid: 7 }), F("edited", "two"), S("link", "y")],
+    ],
+    { digests: true },
+  );
+  assert.deepEqual(v.layers[1]!.changes, [
+    {
+      path: "edited",
+      kind: "modified",
+      type: "file",
+      size: 3,
+      before: { type: "file", size: 3, layer: 0, mode: 0o644, uid: 0, gid: 0, digest: sha("one") },
+    },
+    {
+      path: "link",
+      kind: "modified",
+      type: "symlink",
+      size: 0,
+      before: { type: "symlink", size: 0, layer: 0, mode: 0o777, uid: 0, gid: 0 },
+    },
+    {
+      path: "same",
+      kind: "modified",
+      type: "file",
+      size: 7,
+      before: { type: "file", size: 7, layer: 0, mode: 0o644, uid: 0, gid: 0, digest: sha("content") },
+    },
+  ]);
+  const same = node(v, "same");
+  assert.deepEqual([same.digest, same.mode, same.uid], [sha("content"), 0o600, 7]);
+});
+
+test("rawEntries: every tar entry as the layer states it, whiteouts and unresolved names included", async () => {
+  const items: TarWriteItem[][] = [
+    [D("etc"), S("le", "/etc"), F("etc/a", "aa")],
+    [
+      W("etc/.wh.a"),
+      F("le/x", "xyz", { uid: 4 }),
+      H("h", "/le/x"),
+      F(".wh..wh.plnk/1"),
+      W("etc/.wh..wh..opq"),
+    ],
+  ];
+  const { v } = await view(items, { rawEntries: true, digests: true });
+  const sha = (b: string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+  assert.deepEqual(v.layers[0]!.rawEntries, [
+    { path: "etc", type: "directory", size: 0, mode: 0o755, uid: 0, gid: 0 },
+    { path: "le", type: "symlink", size: 0, mode: 0o777, uid: 0, gid: 0, linkpath: "/etc" },
+    { path: "etc/a", type: "file", size: 2, mode: 0o644, uid: 0, gid: 0, digest: sha("aa") },
+  ]);
+  assert.deepEqual(v.layers[1]!.rawEntries, [
+    { path: "etc/.wh.a", type: "file", size: 0, mode: 0, uid: 0, gid: 0 },
+    { path: "le/x", type: "file", size: 3, mode: 0o644, uid: 4, gid: 0, digest: sha("xyz") },
+    { path: "h", type: "hardlink", size: 0, mode: 0o644, uid: 0, gid: 0, linkpath: "/le/x" },
+    { path: ".wh..wh.plnk/1", type: "file", size: 14, mode: 0o644, uid: 0, gid: 0 },
+    { path: "etc/.wh..wh..opq", type: "file", size: 0, mode: 0, uid: 0, gid: 0 },
+  ]);
+  assert.equal((await view(items)).v.layers[0]!.rawEntries, undefined, "off by default");
 });

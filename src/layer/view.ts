@@ -18,7 +18,7 @@ import { entryRole, normalizeEntryPath, printable } from "./paths.ts";
 import { type ImageBudget, type LayerLimits, type LayerSource, layerLabel, layerTar } from "./source.ts";
 import { type EntryMeta, type LayerChange, Tree, type TreeNode } from "./view-tree.ts";
 
-export type { ChangeKind, LayerChange } from "./view-tree.ts";
+export type { ChangeBefore, ChangeKind, LayerChange } from "./view-tree.ts";
 export { MAX_SYMLINK_HOPS } from "./view-tree.ts";
 
 export interface ViewNode {
@@ -64,6 +64,26 @@ export interface ViewLayerInfo {
   bytes: number;
   /** What the layer did to the view below it, one record per path, sorted by path (UTF-8 byte order). */
   changes: LayerChange[];
+  /** With `rawEntries: true`: every tar entry of the layer, in tar order. */
+  rawEntries?: RawEntry[] | undefined;
+}
+
+/**
+ * A tar entry as the layer states it (dive's per-layer tree, the `--json` fileList): the normalised name with
+ * `.wh.` names kept and symlinked parents not resolved, the raw type ("hardlink" kept) and header values.
+ */
+export interface RawEntry {
+  path: string;
+  type: TarType;
+  /** The header's size (data bytes of a regular file). */
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Symlink target or hard-link name, verbatim. */
+  linkpath?: string | undefined;
+  /** sha256 of a regular file's data, with `digests: true` (not computed for whiteout markers). */
+  digest?: Digest | undefined;
 }
 
 export interface ViewOptions {
@@ -71,6 +91,8 @@ export interface ViewOptions {
   /** Compute each regular file's sha256 during the pass (default false: `digest()` computes on demand). */
   digests?: boolean | undefined;
   signal?: AbortSignal | undefined;
+  /** Keep every layer's raw entries (`ViewLayerInfo.rawEntries`), for dive-compatible listings. Default false. */
+  rawEntries?: boolean | undefined;
   /** start / progress (compressed bytes) / end per layer, and warnings. */
   events?: EventSink | undefined;
 }
@@ -303,6 +325,7 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
     tree.beginLayer(i);
     let entries = 0;
     let bytes = 0;
+    const raw: RawEntry[] | undefined = opts.rawEntries ? [] : undefined;
     const tar = layerTar(opened, { limits, budget, signal });
     for await (const e of readTar(tar, { maxEntries: limits?.maxEntries ?? 500_000 })) {
       const h = e.header;
@@ -311,6 +334,28 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
       try {
         const clean = normalizeEntryPath(h.path, maxDepth);
         const role = entryRole(clean);
+        let digest: Digest | undefined;
+        if (digests && h.type === "file" && role.kind === "normal") {
+          if (h.size === 0) digest = EMPTY_SHA256;
+          else {
+            const hash = createHash("sha256");
+            for await (const c of e.body()) hash.update(c);
+            digest = `sha256:${hash.digest("hex")}`;
+          }
+        }
+        if (raw !== undefined) {
+          const r: RawEntry = {
+            path: clean,
+            type: h.type,
+            size: h.size,
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+          };
+          if (h.type === "symlink" || h.type === "hardlink") r.linkpath = h.linkpath;
+          if (digest !== undefined) r.digest = digest;
+          raw.push(r);
+        }
         if (role.kind === "ignored") continue;
         if (role.kind === "whiteout") {
           tree.whiteout(role.dir, role.target.slice(role.target.lastIndexOf("/") + 1), clean);
@@ -320,15 +365,6 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
           tree.whiteout(role.dir, undefined, clean);
           continue;
         }
-        let digest: Digest | undefined;
-        if (digests && h.type === "file") {
-          if (h.size === 0) digest = EMPTY_SHA256;
-          else {
-            const hash = createHash("sha256");
-            for await (const c of e.body()) hash.update(c);
-            digest = `sha256:${hash.digest("hex")}`;
-          }
-        }
         const meta = entryMeta(h, clean, maxDepth);
         if (h.xattrs.size !== (meta.xattrs?.size ?? 0)) warnedXattr = true;
         tree.apply(clean, meta, { offset: e.dataOffset, digest });
@@ -337,7 +373,16 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
       }
     }
     const changes = tree.endLayer();
-    infos.push({ index: i, digest: id as Digest, diffId: source.diffId, entries, bytes, changes });
+    const info: ViewLayerInfo = {
+      index: i,
+      digest: id as Digest,
+      diffId: source.diffId,
+      entries,
+      bytes,
+      changes,
+    };
+    if (raw !== undefined) info.rawEntries = raw;
+    infos.push(info);
     events?.({ type: "end", id });
   }
   if (warnedXattr) {
