@@ -4,6 +4,8 @@
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   load: () => import("./load.ts"),
+  unpack: () => import("./unpack.ts"),
+  view: () => import("./view.ts"),
 };
 
 const name = process.argv[2];

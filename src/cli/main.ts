@@ -352,6 +352,80 @@ program
     }),
   );
 
+program
+  .command("unpack")
+  .description("Unpack an image's filesystem (all layers applied, whiteouts honoured) into a new directory")
+  .argument("<image>", "name, ID or digest of an image in the store")
+  .argument("<dir>", "target directory; must not exist (or be empty)")
+  .option("--platform <os/arch[/variant]>", "platform to pick from a multi-platform image")
+  .option(
+    "--max-layer-size <size>",
+    "refuse a layer larger than this uncompressed (default: 10 × compressed + 1 GiB)",
+  )
+  .option("--max-image-size <size>", "refuse an image larger than this uncompressed (default: 64 GiB)")
+  .option("-q, --quiet", "no progress output")
+  .option("--json", "print the result as JSON")
+  .addHelpText(
+    "after",
+    `
+Every layer is verified (blob digest and DiffID) and applied in order into a private temporary directory
+beside DIR, which is renamed to DIR only when all layers are in. Paths in the layers can never reach outside
+DIR. As root, ownership, device nodes and file capabilities are restored; otherwise they are skipped with a
+warning.
+
+Examples:
+  osless unpack debian:bookworm ./rootfs
+  osless unpack --platform linux/arm64 alpine ./alpine-arm64
+  osless unpack --json hello /tmp/hello | jq .entries`,
+  )
+  .action(
+    act(async (image, dir, opts) => {
+      const { openImage, imageLayers } = await import("../store/index.ts");
+      const { unpackLayers } = await import("../layer/unpack.ts");
+      const { parsePlatform } = await import("../spec/platform.ts");
+      const { parseSize } = await import("./args.ts");
+      const { createProgress } = await import("./output/progress.ts");
+      const limits = {
+        maxLayerBytes: opts.maxLayerSize ? parseSize(opts.maxLayerSize, "--max-layer-size") : undefined,
+        maxImageBytes: opts.maxImageSize ? parseSize(opts.maxImageSize, "--max-image-size") : undefined,
+      };
+      const s = await store();
+      const img = await openImage(s, image, opts.platform ? parsePlatform(opts.platform) : undefined);
+      const layers = imageLayers(s, img);
+      const progress = createProgress(io.stderr, !opts.quiet && !opts.json);
+      const warnings: { code: string; path: string; message: string }[] = [];
+      let r: Awaited<ReturnType<typeof unpackLayers>>;
+      try {
+        r = await unpackLayers(layers, dir, {
+          limits,
+          events: progress.sink,
+          onWarning: (w) => warnings.push(w),
+        });
+      } finally {
+        progress.stop();
+      }
+      const { resolve } = await import("node:path");
+      if (opts.quiet && !opts.json) {
+        for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`);
+      }
+      if (opts.json) {
+        (await import("./output/report.ts")).printJson(io, {
+          image: img.name ?? image,
+          manifest: img.manifest.digest,
+          dir: resolve(dir),
+          ...r,
+          warnings,
+        });
+      } else if (!opts.quiet) {
+        const { humanSize } = await import("./output/report.ts");
+        io.stdout.write(
+          `unpacked ${img.name ?? image}: ${r.layers} layer${r.layers === 1 ? "" : "s"}, ${r.entries} entries, ${humanSize(r.bytes)} into ${resolve(dir)}\n`,
+        );
+      }
+      return 0;
+    }),
+  );
+
 program.hook("preAction", (_this, action) => {
   jsonErrors = Boolean((action.opts() as { json?: boolean }).json);
 });
