@@ -31,15 +31,15 @@ function loadXz(): XzModule {
 }
 
 /** xz-embedded's `enum xz_ret` codes above XZ_STREAM_END. */
+const XZ_UNSUPPORTED_CHECK = 2;
+const XZ_MEMLIMIT_ERROR = 4;
+const XZ_OPTIONS_ERROR = 6;
 const XZ_ERRORS: Record<number, string> = {
-  2: "unsupported integrity check (only none, CRC32 and CRC64 are supported)",
   3: "out of memory",
   5: "not xz data (bad stream header magic), or garbage after the end of a stream",
-  6: "unsupported options (unknown filter or integrity check)",
   7: "data is damaged (bad block, index or checksum)",
-  8: "unexpected end of input (truncated)",
+  8: "unexpected end of input (truncated, or followed by bytes that are not an xz stream)",
 };
-const XZ_MEMLIMIT_ERROR = 4;
 const DICT_LIMIT = 64 * 1024 * 1024;
 
 function corrupt(what: string, detail: string, cause?: unknown): OslessError {
@@ -53,18 +53,29 @@ function translate(e: unknown, what: string): OslessError {
   if (e instanceof OslessError) return e;
   const message = e instanceof Error ? e.message : String(e);
   const m = /error code (\d+)/.exec(message);
-  if (m) {
-    const code = Number(m[1]);
-    if (code === XZ_MEMLIMIT_ERROR) {
-      return new OslessError(
-        "E_SIZE_LIMIT",
-        `${what}: xz dictionary exceeds the ${DICT_LIMIT}-byte limit of the decoder`,
-        { hint: "recompress with a dictionary of 64 MiB or less (xz -9 or lower)", cause: e },
-      );
-    }
-    return corrupt(what, XZ_ERRORS[code] ?? `decoder error ${code}`, e);
+  if (!m) return corrupt(what, message, e);
+  const code = Number(m[1]);
+  if (code === XZ_MEMLIMIT_ERROR) {
+    return new OslessError(
+      "E_SIZE_LIMIT",
+      `${what}: xz dictionary exceeds the ${DICT_LIMIT}-byte limit of the decoder`,
+      {
+        hint: "recompress with a dictionary of 64 MiB or less (xz -9 or lower)",
+        cause: e,
+      },
+    );
   }
-  return corrupt(what, message, e);
+  if (code === XZ_OPTIONS_ERROR || code === XZ_UNSUPPORTED_CHECK) {
+    return new OslessError(
+      "E_COMPRESSION",
+      `${what}: xz data uses unsupported options (a BCJ or delta filter, or a SHA-256 integrity check)`,
+      {
+        hint: "recompress with plain xz (its default CRC64 check, no --x86/--arm/--delta filters)",
+        cause: e,
+      },
+    );
+  }
+  return corrupt(what, XZ_ERRORS[code] ?? `decoder error ${code}`, e);
 }
 
 /** Decompress an xz source (one or more concatenated streams); `count` is called before each chunk is yielded. */
@@ -89,7 +100,7 @@ export async function* unxz(
   let settled = false; // the decoder stream ended or failed, and so released its context
   try {
     const first = await nextChunk();
-    if (first === undefined) throw corrupt(what, XZ_ERRORS[8]!);
+    if (first === undefined) throw corrupt(what, "unexpected end of input (empty)");
     let pending: Uint8Array | undefined = first;
     const input = new ReadableStream<Uint8Array>(
       {
