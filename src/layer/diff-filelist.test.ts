@@ -17,6 +17,7 @@ before(async () => {
   for (const [cmd, pkg] of [
     ["umoci", "umoci"],
     ["setfattr", "attr"],
+    ["python3", "python3"],
   ] as const) {
     needTool(cmd, pkg);
   }

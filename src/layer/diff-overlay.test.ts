@@ -31,6 +31,7 @@ before(async () => {
     ["umoci", "umoci"],
     ["tar", "tar"],
     ["setfattr", "attr"],
+    ["python3", "python3"],
   ] as const) {
     needTool(cmd, pkg);
   }

@@ -28,6 +28,7 @@ before(async () => {
     ["gzip", "gzip"],
     ["setfattr", "attr"],
     ["cp", "coreutils"],
+    ["python3", "python3"],
   ] as const) {
     needTool(cmd, pkg);
   }

@@ -508,6 +508,13 @@ test("abort: an aborted signal stops the write and removes the file", async () =
   assert.ok(statSync(src).size > 0);
 });
 
+test("a layer file that cannot be created is a clear E_IO", async () => {
+  await assert.rejects(
+    writeLayer([f("a", "1")], join(dir, "no-such-dir", "x.tgz")),
+    (e) => isOslessError(e, "E_IO") && /no-such-dir/.test(e.message),
+  );
+});
+
 test("entries can come from an async iterable", async () => {
   async function* gen() {
     yield f("b", "2");

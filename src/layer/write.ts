@@ -523,7 +523,13 @@ export async function writeLayer(
       yield c;
     }
   };
-  const out = await open(file, "w", 0o644);
+  const out = await open(file, "w", 0o644).catch((err: NodeJS.ErrnoException) => {
+    throw new OslessError("E_IO", `cannot create the layer file ${file}: ${err.code ?? err.message}`, {
+      hint: "check that its directory exists and is writable",
+      cause: err,
+      details: { path: file },
+    });
+  });
   try {
     const sink = async (src: AsyncIterable<Buffer>): Promise<void> => {
       // Batched writes: zlib emits 16 KiB chunks, one write(2) per MiB is enough.
