@@ -51,17 +51,43 @@ function lstatOrUndefined(path: string): Stats | undefined {
     return lstatSync(path, { throwIfNoEntry: false });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw ioError(e, path);
+    if (code === "ENOTDIR") return undefined;
+    throw fsError(e, path, "lstat");
   }
 }
 
-function ioError(e: unknown, path: string): OslessError {
+/** A path for messages: long ones keep their start and end. */
+export function shortPath(p: string): string {
+  return p.length <= 240 ? p : `${p.slice(0, 100)}…(${p.length - 200} bytes)…${p.slice(-100)}`;
+}
+
+/**
+ * A filesystem error as an OslessError: ENAMETOOLONG is a limit (R21: Linux allows 255-byte names and
+ * 4096-byte paths), ELOOP a broken layer, anything else E_IO. OslessErrors pass through.
+ */
+export function fsError(e: unknown, path: string, what: string): OslessError {
+  if (e instanceof OslessError) return e;
   const err = e as NodeJS.ErrnoException;
-  return new OslessError("E_IO", `${path}: ${err.message}`, {
-    hint: "check the permissions and the free space of the target filesystem",
+  const details = { path, errno: err.code };
+  const where = shortPath(path);
+  if (err.code === "ENAMETOOLONG") {
+    return new OslessError("E_TAR_LIMIT", `${where}: cannot ${what}: the path is too long (ENAMETOOLONG)`, {
+      hint: "Linux limits a name to 255 bytes and a path to 4096 (the target directory's path included)",
+      cause: e,
+      details,
+    });
+  }
+  if (err.code === "ELOOP") {
+    return new OslessError("E_LAYER_INVALID", `${where}: cannot ${what}: too many symbolic links (ELOOP)`, {
+      hint: "the layer contains a symlink loop",
+      cause: e,
+      details,
+    });
+  }
+  return new OslessError("E_IO", `${where}: cannot ${what}: ${err.message.replace(path, where)}`, {
+    hint: "check the permissions and free space of the target filesystem",
     cause: e,
-    details: { path, errno: err.code },
+    details,
   });
 }
 
@@ -75,7 +101,7 @@ function hostOf(root: string, parts: readonly string[], n: number): string {
 export function loopError(path: string): OslessError {
   return new OslessError(
     "E_LAYER_INVALID",
-    `"${path}": too many levels of symbolic links (more than ${MAX_SYMLINK_HOPS} expansions, ELOOP)`,
+    `"${shortPath(path)}": too many levels of symbolic links (more than ${MAX_SYMLINK_HOPS} expansions, ELOOP)`,
     {
       hint: "the layer contains a symlink loop; the image is broken or hostile",
       details: { path, errno: "ELOOP" },
@@ -135,7 +161,7 @@ export function resolveInRoot(root: string, path: string, opts: ResolveOptions =
       try {
         target = readlinkSync(host);
       } catch (e) {
-        throw ioError(e, host);
+        throw fsError(e, host, "readlink");
       }
       parts.pop();
       if (target.startsWith("/")) parts.length = 0; // re-rooted
@@ -205,7 +231,7 @@ export function makeParents(root: string, r: InRootPath, onMade?: (made: MadeDir
       // mkdir applies the umask; R10 wants exactly 0755.
       chmodSync(host, 0o755);
     } catch (e) {
-      throw ioError(e, host);
+      throw fsError(e, host, "create directory");
     }
     onMade?.({ rel: r.parts.slice(0, i + 1).join("/"), host, replaced: st });
   }
