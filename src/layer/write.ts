@@ -219,21 +219,19 @@ function prepare(input: LayerEntry[]): LayerEntry[] {
   }));
   if (groups.size > 0) {
     const keyOf = new Map(prepared.map((p) => [p.entry.path, p.key]));
+    const rewritten = new Map<string, LayerEntry>();
     for (const [rootPath, members] of groups) {
       members.sort((a, b) => Buffer.compare(keyOf.get(a)!, keyOf.get(b)!));
       const root = byPath.get(rootPath)!;
       const carrier = members[0]!;
-      const rewritten = new Map<string, LayerEntry>([[carrier, { ...root, path: carrier }]]);
+      rewritten.set(carrier, { ...root, path: carrier });
       for (const m of members.slice(1)) {
         // A link header carries the linked file's metadata (they share one inode); appliers ignore it (R8).
         const { mode, uid, gid, mtime } = root;
         rewritten.set(m, { path: m, type: "hardlink", linkpath: carrier, mode, uid, gid, mtime });
       }
-      for (const p of prepared) {
-        const r = rewritten.get(p.entry.path);
-        if (r) p.entry = r;
-      }
     }
+    for (const p of prepared) p.entry = rewritten.get(p.entry.path) ?? p.entry;
   }
   prepared.sort((a, b) => Buffer.compare(a.key, b.key));
   return prepared.map((p) => p.entry);
