@@ -34,21 +34,40 @@ test("normalizeEntryPath: names that still climb out are refused (E_TAR_UNSAFE_P
 
 test("normalizeEntryPath: component > 255 bytes, path > 4096 bytes, depth over the cap -> E_TAR_LIMIT", () => {
   assert.equal(normalizeEntryPath(`d/${"a".repeat(255)}`), `d/${"a".repeat(255)}`);
-  assert.throws(() => normalizeEntryPath(`d/${"a".repeat(256)}`), (e) => isOslessError(e, "E_TAR_LIMIT"));
+  assert.throws(
+    () => normalizeEntryPath(`d/${"a".repeat(256)}`),
+    (e) => isOslessError(e, "E_TAR_LIMIT"),
+  );
   // 'é' is two bytes: 128 of them are 256 bytes.
-  assert.throws(() => normalizeEntryPath("é".repeat(128)), (e) => isOslessError(e, "E_TAR_LIMIT"));
+  assert.throws(
+    () => normalizeEntryPath("é".repeat(128)),
+    (e) => isOslessError(e, "E_TAR_LIMIT"),
+  );
   const long = Array.from({ length: 17 }, () => "b".repeat(250)).join("/");
-  assert.throws(() => normalizeEntryPath(long), (e) => isOslessError(e, "E_TAR_LIMIT") && /4096/.test(e.message));
+  assert.throws(
+    () => normalizeEntryPath(long),
+    (e) => isOslessError(e, "E_TAR_LIMIT") && /4096/.test(e.message),
+  );
   assert.equal(normalizeEntryPath("a/".repeat(1024)), Array(1024).fill("a").join("/"));
-  assert.throws(() => normalizeEntryPath("a/".repeat(1025)), (e) => isOslessError(e, "E_TAR_LIMIT"));
-  assert.throws(() => normalizeEntryPath("a/b/c", 2), (e) => isOslessError(e, "E_TAR_LIMIT"));
+  assert.throws(
+    () => normalizeEntryPath("a/".repeat(1025)),
+    (e) => isOslessError(e, "E_TAR_LIMIT"),
+  );
+  assert.throws(
+    () => normalizeEntryPath("a/b/c", 2),
+    (e) => isOslessError(e, "E_TAR_LIMIT"),
+  );
 });
 
 test("entryRole: whiteouts, opaque markers, AUFS metadata, and names that only look like whiteouts", () => {
   assert.deepEqual(entryRole("etc/passwd"), { kind: "normal" });
   assert.deepEqual(entryRole("."), { kind: "normal" });
   assert.deepEqual(entryRole(".wh.etc"), { kind: "whiteout", dir: ".", target: "etc" });
-  assert.deepEqual(entryRole("usr/bin/.wh.wget"), { kind: "whiteout", dir: "usr/bin", target: "usr/bin/wget" });
+  assert.deepEqual(entryRole("usr/bin/.wh.wget"), {
+    kind: "whiteout",
+    dir: "usr/bin",
+    target: "usr/bin/wget",
+  });
   assert.deepEqual(entryRole("d/.wh..wh..opq"), { kind: "opaque", dir: "d" });
   assert.deepEqual(entryRole(".wh..wh..opq"), { kind: "opaque", dir: "." });
   assert.deepEqual(entryRole(".wh..wh.plnk/1.2"), { kind: "ignored" });
@@ -62,6 +81,10 @@ test("entryRole: whiteouts, opaque markers, AUFS metadata, and names that only l
 
 test("entryRole: '.wh.', '.wh..', '.wh...' (in any directory) are refused", () => {
   for (const p of [".wh.", "a/.wh.", ".wh..", "etc/.wh..", ".wh...", "etc/.wh..."]) {
-    assert.throws(() => entryRole(p), (e) => isOslessError(e, "E_TAR_UNSAFE_PATH"), p);
+    assert.throws(
+      () => entryRole(p),
+      (e) => isOslessError(e, "E_TAR_UNSAFE_PATH"),
+      p,
+    );
   }
 });
