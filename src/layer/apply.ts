@@ -341,7 +341,7 @@ class Applier {
   /** Remove `rel` and everything below it, except what this layer created (and the directories holding it). */
   removeLower(rel: string, host: string, st: Stats, upper = this.upper): void {
     if (!upper.has(rel)) {
-      this.removeAny(host, st);
+      this.removeAny(rel, host, st);
       return;
     }
     if (!st.isDirectory()) return;
@@ -353,23 +353,22 @@ class Applier {
     }
   }
 
-  /** R6 removal: links and files unlinked as such, directories recursively without following anything. */
-  removeAny(host: string, st: Stats): void {
+  /**
+   * R6 removal of `rel`: links and files unlinked as such, directories recursively without following
+   * anything. Without privileges, a parent that is not writable (a lower 0555 directory) is opened up first.
+   */
+  removeAny(rel: string, host: string, st: Stats): void {
     try {
-      if (!st.isDirectory()) {
-        unlinkSync(host);
-        return;
-      }
-      if (!this.privileged && (st.mode & 0o700) !== 0o700) chmodSync(host, 0o700);
-      for (const name of readdirSync(host)) {
-        const child = `${host}/${name}`;
-        const cst = lstatMaybe(child);
-        if (cst) this.removeAny(child, cst);
-      }
-      rmdirSync(host);
+      removeTree(host, st, this.privileged);
     } catch (e) {
-      if (e instanceof OslessError) throw e;
-      throw fsError(e, host, "remove");
+      if (this.privileged || !(isCode(e, "EACCES") || isCode(e, "EPERM"))) throw fsError(e, host, "remove");
+      const parent = parentOf(rel);
+      this.makeWritable(parent === "." ? this.root : `${this.root}/${parent}`, parent);
+      try {
+        removeTree(host, st, this.privileged);
+      } catch (e2) {
+        throw fsError(e2, host, "remove");
+      }
     }
   }
 
@@ -444,7 +443,7 @@ class Applier {
         this.mergeDir(r, h);
         return;
       }
-      this.removeAny(r.host, r.stat);
+      this.removeAny(r.rel, r.host, r.stat);
     }
     this.addUpper(r.rel);
     switch (h.type) {
@@ -739,6 +738,22 @@ class Applier {
       }
     }
   }
+}
+
+/** Remove `host` (lstat `st`) and everything below it; symlinks are unlinked, never followed. */
+function removeTree(host: string, st: Stats, privileged: boolean): void {
+  if (!st.isDirectory()) {
+    unlinkSync(host);
+    return;
+  }
+  // Without privileges a directory needs rwx for its owner to be emptied (we own everything we extracted).
+  if (!privileged && (st.mode & 0o700) !== 0o700) chmodSync(host, (st.mode & 0o7777) | 0o700);
+  for (const name of readdirSync(host)) {
+    const child = `${host}/${name}`;
+    const cst = lstatMaybe(child);
+    if (cst) removeTree(child, cst, privileged);
+  }
+  rmdirSync(host);
 }
 
 function addWithAncestors(set: Set<string>, rel: string): void {

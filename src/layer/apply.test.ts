@@ -1,0 +1,255 @@
+/**
+ * applyLayer on its own (the corpus in test/e2e/layer-corpus.test.ts covers the rules row by row through
+ * unpackLayers): counts, whiteout bookkeeping across many entries, directory times, the read-ahead, the
+ * unterminated-layer tolerance, and the unprivileged path run for real as `nobody`.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { isOslessError } from "../errors.ts";
+import { collect, tarBytes } from "../tar/testkit.ts";
+import type { TarWriteItem } from "../tar/writer.ts";
+import { type ApplyWarning, applyLayer, isPrivileged, readAhead } from "./apply.ts";
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function fresh(): string {
+  const d = mkdtempSync(join(tmpdir(), "osless-apply-"));
+  dirs.push(d);
+  return d;
+}
+
+const T = 1_700_000_000;
+const F = (path: string, data = "", extra: Partial<TarWriteItem["entry"]> = {}): TarWriteItem => ({
+  entry: { path, type: "file", mode: 0o644, mtime: T, ...extra },
+  body: Buffer.from(data),
+});
+const D = (path: string, extra: Partial<TarWriteItem["entry"]> = {}): TarWriteItem => ({
+  entry: { path, type: "directory", mode: 0o755, mtime: T, ...extra },
+});
+
+async function* once(b: Buffer, chunk = 4096): AsyncGenerator<Buffer> {
+  for (let i = 0; i < b.length; i += chunk) yield b.subarray(i, i + chunk);
+}
+
+async function apply(root: string, items: TarWriteItem[], opts = {}) {
+  return applyLayer(once(await tarBytes(items)), root, opts);
+}
+
+describe("applyLayer", () => {
+  test("counts entries (markers and ignored ones too), file bytes and whiteouts", async () => {
+    const root = fresh();
+    await apply(root, [F("gone", "x"), F("stay", "y")]);
+    const r = await apply(root, [
+      F("a", "12345"),
+      D("d"),
+      F(".wh.gone"),
+      F(".wh..wh.aufs"),
+      F("d/.wh..wh..opq"),
+    ]);
+    assert.deepEqual(r, { entries: 5, bytes: 5, whiteouts: 2, warnings: 0 });
+    assert.deepEqual(readdirSync(root).sort(), ["a", "d", "stay"]);
+  });
+
+  test("a whiteout after thousands of entries still spares every entry of its own layer", async () => {
+    const root = fresh();
+    await apply(root, [D("d"), F("d/lower-0", "l"), F("d/lower-1", "l")]);
+    const items = Array.from({ length: 3000 }, (_, i) => F(`d/new-${i}`, "n"));
+    await apply(root, [...items, F("d/.wh..wh..opq"), F("d/.wh.new-7"), F(".wh.d")]);
+    const names = readdirSync(join(root, "d"));
+    assert.equal(names.length, 3000);
+    assert.ok(!names.includes("lower-0") && names.includes("new-7"));
+  });
+
+  test("directories get their mode and times after their children, and a lower one its times back", async () => {
+    const root = fresh();
+    await apply(root, [D("ro", { mode: 0o555, mtime: 1000 }), F("ro/f", "f"), D("lower", { mtime: 2000 })]);
+    const ro = lstatSync(join(root, "ro"));
+    assert.deepEqual([ro.mode & 0o7777, ro.mtimeMs], [0o555, 1_000_000]);
+    await apply(root, [F("lower/new", "n"), F("ro/.wh.f")]);
+    assert.equal(lstatSync(join(root, "lower")).mtimeMs, 2_000_000);
+    assert.equal(lstatSync(join(root, "ro")).mtimeMs, 1_000_000);
+    assert.deepEqual(readdirSync(join(root, "ro")), []);
+  });
+
+  test("an entry whose stream ends right after its data (umoci 0.4.7) is applied; a partial padding is not", async () => {
+    const t = await tarBytes([F("a", "abc")]);
+    const root = fresh();
+    const r = await applyLayer(once(t.subarray(0, 512 + 3)), root);
+    assert.equal(r.entries, 1);
+    assert.equal(readFileSync(join(root, "a"), "utf8"), "abc");
+    await assert.rejects(applyLayer(once(t.subarray(0, 512 + 4)), fresh()), (e: unknown) =>
+      isOslessError(e, "E_TAR_TRUNCATED"),
+    );
+    await assert.rejects(applyLayer(once(t.subarray(0, 512 + 2)), fresh()), (e: unknown) =>
+      isOslessError(e, "E_TAR_TRUNCATED"),
+    );
+  });
+
+  test("an aborted signal stops at the next entry", async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(
+      apply(fresh(), [F("a")], { signal: ac.signal }),
+      (e: unknown) => (e as Error).name === "AbortError",
+    );
+  });
+
+  test("a root that is not a directory is refused", async () => {
+    const file = join(fresh(), "file");
+    writeFileSync(file, "");
+    await assert.rejects(apply(file, [F("a")]), (e: unknown) => isOslessError(e, "E_IO"));
+  });
+
+  test("isPrivileged: root outside a user namespace here", () => {
+    const full =
+      readFileSync("/proc/self/uid_map", "utf8").trim().split(/\s+/).join(" ") === "0 0 4294967295";
+    assert.equal(isPrivileged(), process.getuid?.() === 0 && full);
+  });
+});
+
+describe("readAhead", () => {
+  test("passes every chunk through in order and counts them", async () => {
+    const parts = Array.from({ length: 50 }, (_, i) => Buffer.from([i]));
+    const count = { bytes: 0, ended: false };
+    const out = await collect(
+      readAhead(
+        (async function* () {
+          yield* parts;
+        })(),
+        count,
+      ) as AsyncIterable<Buffer>,
+    );
+    assert.deepEqual(out, Buffer.concat(parts));
+    assert.deepEqual(count, { bytes: 50, ended: true });
+  });
+
+  test("reads at most maxBytes ahead of a stalled consumer", async () => {
+    let pulled = 0;
+    const src = (async function* () {
+      for (let i = 0; i < 1000; i++) {
+        pulled++;
+        yield Buffer.alloc(1024);
+      }
+    })();
+    const it = readAhead(src, undefined, 16 * 1024)[Symbol.asyncIterator]();
+    await it.next();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(pulled <= 16 + 2, `pulled ${pulled} chunks of 1 KiB`);
+    await it.return?.(undefined);
+  });
+
+  test("a source error surfaces after the chunks before it", async () => {
+    const src = (async function* () {
+      yield Buffer.from("a");
+      yield Buffer.from("b");
+      throw new Error("boom");
+    })();
+    const got: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const c of readAhead(src)) got.push(Buffer.from(c).toString());
+      })(),
+      /boom/,
+    );
+    assert.deepEqual(got, ["a", "b"]);
+  });
+
+  test("stopping early closes the source", async () => {
+    let closed = false;
+    const src = (async function* () {
+      try {
+        for (;;) yield Buffer.alloc(10);
+      } finally {
+        closed = true;
+      }
+    })();
+    for await (const _ of readAhead(src)) break;
+    assert.ok(closed);
+  });
+});
+
+describe("unprivileged, for real (as nobody)", () => {
+  test("layers over 0555 directories: children added and whiteouts applied, modes restored, no chown", async () => {
+    const setpriv = "/usr/bin/setpriv";
+    assert.ok(lstatSync(setpriv).isFile(), "setpriv is missing: install the Debian package util-linux");
+    const work = fresh();
+    chmodSync(work, 0o755);
+    const root = join(work, "root");
+    mkdirSync(root);
+    chownSync(root, 65534, 65534);
+    const l1 = join(work, "l1.tar");
+    const l2 = join(work, "l2.tar");
+    const l3 = join(work, "l3.tar");
+    writeFileSync(
+      l1,
+      await tarBytes([
+        D("usr", { mode: 0o555 }),
+        F("usr/old", "o"),
+        D("usr/bin", { mode: 0o555 }),
+        F("usr/bin/x", "x", { uid: 0 }),
+        D("usr/lib", { mode: 0o500 }),
+        F("usr/lib/a", "a"),
+        D("usr/lib/sub", { mode: 0o500 }),
+        F("usr/lib/sub/b", "b"),
+      ]),
+    );
+    writeFileSync(
+      l2,
+      await tarBytes([
+        F("usr/new", "n"),
+        F("usr/old", "o2"),
+        F("usr/bin/.wh.x"),
+        F("usr/bin/y", "y", { uid: 1234 }),
+      ]),
+    );
+    writeFileSync(l3, await tarBytes([F("usr/lib/z", "z"), F("usr/lib/.wh..wh..opq")]));
+    const script = join(work, "child.mts");
+    writeFileSync(
+      script,
+      `import { readFileSync } from "node:fs";
+import { applyLayer } from ${JSON.stringify(new URL("./apply.ts", import.meta.url).pathname)};
+async function* read(p: string) { yield readFileSync(p); }
+const warnings: unknown[] = [];
+for (const l of ${JSON.stringify([l1, l2, l3])}) await applyLayer(read(l), ${JSON.stringify(root)}, { onWarning: (w) => warnings.push(w) });
+console.log(JSON.stringify({ uid: process.getuid(), warnings }));
+`,
+    );
+    chmodSync(script, 0o644);
+    const out = execFileSync(
+      setpriv,
+      ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", script],
+      {
+        cwd: new URL("../..", import.meta.url).pathname,
+        env: { ...process.env, HOME: work, TSX_TSCONFIG_PATH: "" },
+      },
+    ).toString();
+    const child = JSON.parse(out.trim().split("\n").at(-1)!) as { uid: number; warnings: ApplyWarning[] };
+    assert.equal(child.uid, 65534);
+    assert.deepEqual(child.warnings, []);
+    assert.deepEqual(readdirSync(join(root, "usr")).sort(), ["bin", "lib", "new", "old"]);
+    assert.deepEqual(readdirSync(join(root, "usr/bin")), ["y"]);
+    assert.equal(readFileSync(join(root, "usr/old"), "utf8"), "o2");
+    for (const d of ["usr", "usr/bin"]) assert.equal(lstatSync(join(root, d)).mode & 0o7777, 0o555, d);
+    assert.equal(lstatSync(join(root, "usr/lib")).mode & 0o7777, 0o500);
+    chmodSync(join(root, "usr/lib"), 0o700);
+    assert.deepEqual(readdirSync(join(root, "usr/lib")), ["z"]);
+    assert.equal(lstatSync(join(root, "usr/bin/y")).uid, 65534);
+  });
+});
