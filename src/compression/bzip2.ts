@@ -1,7 +1,7 @@
 /**
- * bzip2 decompression, streaming, written here because no npm decoder is fit for untrusted layers: the ones that
- * exist (seek-bzip, compressjs, unbzip2-stream) have not been maintained for years and either want the whole
- * input in one buffer or lack the checks below.
+ * bzip2 decompression, streaming, written here because no npm decoder is fit for untrusted input: none is actively
+ * maintained; seek-bzip and compressjs decode whole buffers, unbzip2-stream (1.4.3) is an old `through` stream;
+ * none documents the hostile-input checks below.
  *
  * Format (bzip2 1.0.8's decompress.c is the reference for every check): a stream is "BZh" + level '1'..'9', then
  * blocks, each starting with the 48-bit magic 0x314159265359 and its CRC, then the 48-bit end-of-stream magic

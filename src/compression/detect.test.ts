@@ -2,9 +2,9 @@
 // (in memory, in a file, and through sniff + decompress), and plain tars whose first member's name starts like
 // a magic are not mistaken for compressed data.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { before, test } from "node:test";
+import { after, before, test } from "node:test";
 import { type Compression, decompress, detectCompression, detectFileCompression, sniff } from "./index.ts";
 import { chunked, requireTool, run, sha256, tempDir, textLike } from "./testkit.ts";
 
@@ -15,10 +15,22 @@ const TOOLS: [Exclude<Compression, "none">, string, string][] = [
   ["bzip2", "bzip2", "bzip2"],
 ];
 
+const dirs: string[] = [];
+
 before(() => {
   for (const [, cmd, pkg] of TOOLS) requireTool(cmd, pkg);
   requireTool("tar", "tar");
 });
+
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function scratch(tag: string): string {
+  const d = tempDir(tag);
+  dirs.push(d);
+  return d;
+}
 
 /** A one-member ustar archive made by GNU tar, the member named `name`. */
 function tarWith(name: string, dir: string): Buffer {
@@ -27,7 +39,7 @@ function tarWith(name: string, dir: string): Buffer {
 }
 
 test("gzip, zstd, xz and bzip2 output is recognised by its magic, empty input too; sniff + decompress round-trip", async () => {
-  const dir = tempDir("detect");
+  const dir = scratch("detect");
   const data = textLike(100_000);
   for (const [compression, cmd] of TOOLS) {
     for (const input of [data, Buffer.alloc(0)]) {
@@ -47,7 +59,7 @@ test("gzip, zstd, xz and bzip2 output is recognised by its magic, empty input to
 });
 
 test("a plain tar whose first member is named like a magic is 'none'", async () => {
-  const dir = tempDir("names");
+  const dir = scratch("names");
   // "BZh91AY&SY" itself would be bzip2: those are exactly the 10 bytes a bzip2 stream starts with.
   for (const name of ["BZh91AY&SX", "BZh9notes.txt", "BZh1", "BZh0AY&SY", "BZh9\u00177rE8P"]) {
     const tar = tarWith(name, dir);
