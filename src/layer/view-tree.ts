@@ -9,6 +9,21 @@
  * - `upper` marks every node this layer created and every ancestor of one (umoci's `upperPaths`); whiteouts and
  *   opaque markers remove only unmarked nodes, walking down through marked directories. So a whiteout never
  *   hides a same-layer entry, whatever the order, and an opaque marker acts as if first.
+ *
+ * Decisions where the rules leave room (the unpacker must do the same; view-oracle.test.ts checks umoci 0.4.7):
+ * - A lower directory that this layer writes into and that a same-layer whiteout or opaque marker then clears
+ *   keeps its lower metadata (umoci); only its lower children go. Were the marker first in the tar, the
+ *   directory would be removed and re-created implicitly (0755 root:root), so the metadata is order-dependent.
+ * - R10: a non-directory met as a parent is replaced by a 0755 root:root directory, also through a symlink to a
+ *   file (`S l -> /etc/passwd; F l/x` makes etc/passwd a directory). umoci 0.4.7 fails with ENOTDIR instead.
+ * - Implicit directories have mtime 0 in the view (on disk: the unpack time). Directory times are never changed by
+ *   what happens inside them (R14); umoci leaves the unpack time on a directory whose implicit child it created
+ *   or whose children an opaque marker of its parent removed.
+ * - Symlink resolution: 40 symlinks at most (ELOOP -> E_LAYER_INVALID, details.errno "ELOOP"); an empty symlink
+ *   target resolves to the link's directory (securejoin). Hard-link targets: missing -> E_LAYER_INVALID
+ *   (errno ENOENT), directory or the root -> E_LAYER_INVALID (errno EPERM); the link path is cleared first, so
+ *   `H a => a` is "missing". Device numbers >= 2^32 -> E_TAR_INVALID.
+ * - AUFS `.wh..wh.*` names are ignored (paths.ts); umoci would create them.
  */
 import type { Digest } from "../digest/index.ts";
 import { OslessError } from "../errors.ts";
