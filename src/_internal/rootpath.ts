@@ -23,6 +23,11 @@ export const MAX_SYMLINK_HOPS = 40;
 export interface ResolveOptions {
   /** Follow a symlink in the final component too (default false: the final component is never followed). */
   followFinal?: boolean;
+  /**
+   * lstat the final component (default true). With false (and the final component not followed), `stat` is
+   * left undefined: for callers that create it with O_EXCL-like calls and look only when it exists (EEXIST).
+   */
+  statFinal?: boolean;
 }
 
 export interface InRootPath {
@@ -32,7 +37,7 @@ export interface InRootPath {
   host: string;
   /**
    * `lstat` of `host` when all its parents exist as directories and it exists; undefined when it does not
-   * exist (or a parent is missing).
+   * exist (or a parent is missing, or `statFinal` was false).
    */
   stat: Stats | undefined;
   /**
@@ -182,7 +187,7 @@ export function resolveInRoot(root: string, path: string, opts: ResolveOptions =
   }
   const rel = parts.length === 0 ? "." : parts.join("/");
   const host = parts.length === 0 ? root : base + "/" + rel;
-  if (!known) stat = missingFrom >= 0 ? undefined : lstatOrUndefined(host);
+  if (!known) stat = missingFrom >= 0 || opts.statFinal === false ? undefined : lstatOrUndefined(host);
   return { rel, host, stat, missingFrom, parts };
 }
 

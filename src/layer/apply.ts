@@ -429,7 +429,9 @@ class Applier {
         }
         break;
     }
-    let r = resolveInRoot(this.root, clean);
+    // The final component is not looked at here: creating it fails with EEXIST when something is there
+    // (none of the calls follows a symlink there), and only then R6 applies (`createAt`).
+    let r = resolveInRoot(this.root, clean, { statFinal: false });
     if (r.missingFrom >= 0) {
       r = makeParents(this.root, r, (m) => {
         this.madeDirs.add(m.rel);
@@ -438,13 +440,6 @@ class Applier {
     }
     if (target !== undefined && target.rel === r.rel) throw invalidEntry(h, "is a hard link to itself");
     this.touchDir(parentOf(r.rel));
-    if (r.stat !== undefined) {
-      if (h.type === "directory" && r.stat.isDirectory()) {
-        this.mergeDir(r, h);
-        return;
-      }
-      this.removeAny(r.rel, r.host, r.stat);
-    }
     this.addUpper(r.rel);
     switch (h.type) {
       case "directory":
@@ -494,15 +489,9 @@ class Applier {
     return t;
   }
 
-  mergeDir(r: InRootPath, h: TarHeader): void {
-    this.addUpper(r.rel);
-    if (this.privileged) this.chown(r.host, h);
-    this.applyXattrs(r.host, h);
-    this.dirMeta.set(r.rel, { mode: h.mode, atime: h.atime ?? h.mtime, mtime: h.mtime });
-  }
-
+  /** R6: a directory over a directory merges metadata; anything else is removed and created anew. */
   makeDir(r: InRootPath, h: TarHeader): void {
-    this.inParent(r, "create directory", () => mkdirSync(r.host, 0o700));
+    this.createAt(r, h, "create directory", () => mkdirSync(r.host, 0o700));
     if (this.privileged) this.chown(r.host, h);
     this.applyXattrs(r.host, h);
     // Mode and times at the end of the layer: the directory still has to receive its children.
@@ -510,7 +499,7 @@ class Applier {
   }
 
   async writeFile(r: InRootPath, h: TarHeader, e: TarEntry): Promise<void> {
-    const fd = this.inParent(r, "create file", () => openSync(r.host, OPEN_NEW_FILE, 0o600));
+    const fd = this.createAt(r, h, "create file", () => openSync(r.host, OPEN_NEW_FILE, 0o600)) as number;
     try {
       let written = 0;
       for await (const chunk of e.body()) {
@@ -534,7 +523,7 @@ class Applier {
 
   makeSymlink(r: InRootPath, h: TarHeader): void {
     // R7: the target is stored verbatim and never dereferenced.
-    this.inParent(r, "create symlink", () => symlinkSync(h.linkpath, r.host));
+    this.createAt(r, h, "create symlink", () => symlinkSync(h.linkpath, r.host));
     if (this.privileged) this.chown(r.host, h);
     this.applyXattrs(r.host, h);
     this.setTimes(h, () => lutimesSync(r.host, h.atime ?? h.mtime, h.mtime));
@@ -544,7 +533,7 @@ class Applier {
     // link(2) does not follow a symlink target: a link to a symlink links the symlink's inode. The header's
     // owner, mode and times are not applied: they would change the shared inode (CVE-2021-32760).
     try {
-      this.inParent(r, "create hard link", () => linkSync(target.host, r.host));
+      this.createAt(r, h, "create hard link", () => linkSync(target.host, r.host));
     } catch (e) {
       if (e instanceof OslessError && e.details?.errno === "ENOENT") {
         throw invalidEntry(
@@ -557,6 +546,8 @@ class Applier {
   }
 
   makeNode(r: InRootPath, h: TarHeader): void {
+    const existing = lstatMaybe(r.host);
+    if (existing) this.removeAny(r.rel, r.host, existing);
     const args =
       h.type === "fifo"
         ? ["-m", "0600", "--", r.host, "p"]
@@ -701,6 +692,25 @@ class Applier {
       }
       throw fsError(e, r.host, what);
     }
+  }
+
+  /**
+   * Create r's final component with `op`. If something is there already (EEXIST), R6: a directory entry over
+   * a directory keeps it (its metadata is merged by the caller; returns "merged"); anything else is removed
+   * (links as links, directories recursively) and `op` runs again.
+   */
+  createAt<T>(r: InRootPath, h: TarHeader, what: string, op: () => T): T | "merged" {
+    try {
+      return this.inParent(r, what, op);
+    } catch (e) {
+      if (!(e instanceof OslessError && e.details?.errno === "EEXIST")) throw e;
+    }
+    const st = lstatMaybe(r.host);
+    if (st !== undefined) {
+      if (h.type === "directory" && st.isDirectory()) return "merged";
+      this.removeAny(r.rel, r.host, st);
+    }
+    return this.inParent(r, what, op);
   }
 
   makeWritable(host: string, rel: string): void {

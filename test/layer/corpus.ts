@@ -290,7 +290,7 @@ export function zstdBomb(size: number): Buffer {
   }
 }
 
-/** The layers of image `tag` in the OCI layout `dir` as LayerSources (blobs read from disk, 64 KiB chunks). */
+/** The layers of image `tag` in the OCI layout `dir` as LayerSources (blobs read from disk in 1 MiB chunks, as the store does). */
 export function layoutLayers(dir: string, tag = "latest"): LayerSource[] {
   const blob = (digest: string) => join(dir, "blobs", ...digest.split(":"));
   const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as {
@@ -309,6 +309,6 @@ export function layoutLayers(dir: string, tag = "latest"): LayerSource[] {
     index,
     descriptor: { mediaType: d.mediaType, digest: asDigest(d.digest, "layer"), size: d.size },
     diffId: asDigest(config.rootfs.diff_ids[index]!, "diff_id"),
-    open: () => createReadStream(blob(d.digest), { highWaterMark: 64 * 1024 }),
+    open: () => createReadStream(blob(d.digest), { highWaterMark: 1 << 20 }),
   }));
 }
