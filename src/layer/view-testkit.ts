@@ -30,9 +30,15 @@ export interface MemLayers {
 
 /** Layers from tar items, gzip-compressed unless `gzip: false`; blobs are served in 64 KiB chunks. */
 export async function memLayers(layers: TarWriteItem[][], opts: { gzip?: boolean } = {}): Promise<MemLayers> {
+  const tars: Buffer[] = [];
+  for (const items of layers) tars.push(await tarOf(items));
+  return memLayersFromTars(tars, opts);
+}
+
+/** Layers from uncompressed tar bytes as given (gzip-compressed unless `gzip: false`). */
+export function memLayersFromTars(tars: Buffer[], opts: { gzip?: boolean } = {}): MemLayers {
   const out: MemLayers = { sources: [], stats: [], tars: [], blobs: [] };
-  for (const [index, items] of layers.entries()) {
-    const tar = await tarOf(items);
+  for (const [index, tar] of tars.entries()) {
     const blob = opts.gzip === false ? tar : gzipSync(tar);
     const stats = { opens: 0, pulled: 0 };
     out.tars.push(tar);

@@ -19,10 +19,11 @@
  * - Implicit directories have mtime 0 in the view (on disk: the unpack time). Directory times are never changed by
  *   what happens inside them (R14); umoci leaves the unpack time on a directory whose implicit child it created
  *   or whose children an opaque marker of its parent removed.
- * - Symlink resolution: 40 symlinks at most (ELOOP -> E_LAYER_INVALID, details.errno "ELOOP"); an empty symlink
- *   target resolves to the link's directory (securejoin). Hard-link targets: missing -> E_LAYER_INVALID
- *   (errno ENOENT), directory or the root -> E_LAYER_INVALID (errno EPERM); the link path is cleared first, so
- *   `H a => a` is "missing". Device numbers >= 2^32 -> E_TAR_INVALID.
+ * - Symlink resolution: 40 symlinks at most (ELOOP -> E_LAYER_INVALID, details.errno "ELOOP"). Empty symlink
+ *   targets, device numbers >= 2^32 and names that are not UTF-8 are refused (view.ts), as apply.ts does.
+ * - Hard links (as apply.ts): the target is resolved first and must exist and not be a directory or the root;
+ *   a link to itself, or to something that making its parents (R10) or clearing its path (R6) removes, is
+ *   refused. All E_LAYER_INVALID. umoci clears the path first and resolves the target after.
  * - AUFS `.wh..wh.*` names are ignored (paths.ts); umoci would create them.
  */
 import type { Digest } from "../digest/index.ts";
@@ -406,10 +407,14 @@ export class Tree {
       this.root.layer = this.#layer;
       return;
     }
+    // R8: a hard link's target must exist (and not be a directory) before anything else happens.
+    const target = meta.type === "hardlink" ? this.#linkTarget(meta.linkpath, clean) : undefined;
     const slash = clean.lastIndexOf("/");
     const name = slash < 0 ? clean : clean.slice(slash + 1);
     const dir = this.resolveDir(slash < 0 ? "." : clean.slice(0, slash), clean);
     const path = dir === "." ? name : `${dir}/${name}`;
+    if (target !== undefined && target.path === path)
+      throw linkError(clean, meta.linkpath, "is itself", "EEXIST");
     const parent = this.#mkdirAll(dir);
     const existing = parent.children!.get(name);
     const touch = this.#touch(path, existing);
@@ -423,8 +428,12 @@ export class Tree {
     }
     if (existing !== undefined) this.#remove(existing); // R6/R17: last wins
     let node: TreeNode;
-    if (meta.type === "hardlink") {
-      node = this.#link(path, meta.linkpath, clean);
+    if (target !== undefined) {
+      // Making the parents (R10) or clearing the path (R6) may have removed the target: link(2) fails then.
+      if (this.nodes.get(target.path) !== target) {
+        throw linkError(clean, meta.linkpath, "was removed by this very entry", "ENOENT");
+      }
+      node = this.#link(path, target);
     } else {
       node = new TreeNode(path, meta.type, this.#layer, this.#addedIn(path), this.#ino++);
       setMeta(node, meta);
@@ -444,27 +453,22 @@ export class Tree {
   }
 
   /**
-   * R8: a hard link at `path` to `linkpath` (normalised, root-relative): the target's parent is resolved in-root,
-   * its last component is not (a link to a symlink links the symlink). The new node shares the target's inode as
-   * it is now: type, metadata, content and digest.
+   * R8: the node a hard link names (`target` normalised, root-relative): its parent is resolved in-root, its
+   * last component is not (a link to a symlink links the symlink). Missing, a directory or the root: refused.
    */
-  #link(path: string, target: string, what: string): TreeNode {
+  #linkTarget(target: string, what: string): TreeNode {
+    if (target === ".") throw linkError(what, target, "is the root directory", "EPERM");
     const slash = target.lastIndexOf("/");
     const tname = slash < 0 ? target : target.slice(slash + 1);
-    const tdir = target === "." ? "." : this.resolveDir(slash < 0 ? "." : target.slice(0, slash), what);
-    const tpath = target === "." ? "." : tdir === "." ? tname : `${tdir}/${tname}`;
-    const t = this.nodes.get(tpath);
-    if (t === undefined || t.type === "directory") {
-      const why = t === undefined ? "does not exist" : "is a directory";
-      throw new OslessError(
-        "E_LAYER_INVALID",
-        `layer entry "${printable(what)}": hard link target "${printable(target)}" ${why}`,
-        {
-          hint: "a hard link must name a non-directory that an earlier entry (or lower layer) created; the layer is corrupt",
-          details: { path: what, linkpath: target, errno: t === undefined ? "ENOENT" : "EPERM" },
-        },
-      );
-    }
+    const tdir = this.resolveDir(slash < 0 ? "." : target.slice(0, slash), what);
+    const t = this.nodes.get(tdir === "." ? tname : `${tdir}/${tname}`);
+    if (t === undefined) throw linkError(what, target, "does not exist", "ENOENT");
+    if (t.type === "directory") throw linkError(what, target, "is a directory", "EPERM");
+    return t;
+  }
+
+  /** A node at `path` sharing the inode of `t` as it is now: type, metadata, content and digest. */
+  #link(path: string, t: TreeNode): TreeNode {
     const n = new TreeNode(path, t.type, this.#layer, this.#addedIn(path), t.ino);
     n.mode = t.mode;
     n.uid = t.uid;
@@ -472,7 +476,7 @@ export class Tree {
     n.size = t.size;
     n.mtime = t.mtime;
     n.linkTarget = t.linkTarget;
-    n.hardlinkTo = tpath;
+    n.hardlinkTo = t.path;
     n.devmajor = t.devmajor;
     n.devminor = t.devminor;
     n.xattrs = t.xattrs;
@@ -502,6 +506,17 @@ export class Tree {
       for (const [k, v] of entries) ch.set(k, v);
     }
   }
+}
+
+function linkError(path: string, linkpath: string, why: string, errno: string): OslessError {
+  return new OslessError(
+    "E_LAYER_INVALID",
+    `layer entry "${printable(path)}" is a hard link whose target "${printable(linkpath)}" ${why}`,
+    {
+      hint: "a hard link must name a non-directory that an earlier entry (or lower layer) created; the layer is corrupt or hostile",
+      details: { path, linkpath, errno },
+    },
+  );
 }
 
 function setMeta(n: TreeNode, m: EntryMeta): void {

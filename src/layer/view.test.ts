@@ -10,7 +10,7 @@ import { test } from "node:test";
 import type { ProgressEvent } from "../events/index.ts";
 import type { TarWriteEntry, TarWriteItem } from "../tar/index.ts";
 import { buildView, type SquashedView, type ViewNode, type ViewOptions } from "./view.ts";
-import { memLayers, tarOf } from "./view-testkit.ts";
+import { memLayers, memLayersFromTars, tarOf } from "./view-testkit.ts";
 
 const T = 1_700_000_000;
 
@@ -299,9 +299,19 @@ test("hard links take their target's inode as it is then: type, metadata, conten
 test("hard links to nothing, to a directory or to themselves are refused, and so are escaping link names", async () => {
   await refused([[H("a", "missing")]], "E_LAYER_INVALID", /does not exist/);
   await refused([[D("dir"), H("a", "dir")]], "E_LAYER_INVALID", /is a directory/);
-  await refused([[H("a", "/")]], "E_LAYER_INVALID", /is a directory/);
-  await refused([[F("a"), H("a", "a")]], "E_LAYER_INVALID", /does not exist/);
+  await refused([[H("a", "/")]], "E_LAYER_INVALID", /is the root directory/);
+  await refused([[F("a"), H("a", "a")]], "E_LAYER_INVALID", /is itself/);
+  await refused([[S("l", "."), F("a"), H("l/a", "a")]], "E_LAYER_INVALID", /is itself/);
   await refused([[H("b", "a"), F("a")]], "E_LAYER_INVALID", /does not exist/);
+  // The target is resolved first (as the unpacker does); what making the parents or clearing the path removes
+  // is gone when the link is made.
+  await refused([[F("n"), H("n/a", "n")]], "E_LAYER_INVALID", /removed by this very entry/);
+  await refused([[D("x"), F("x/y"), H("x", "x/y")]], "E_LAYER_INVALID", /removed by this very entry/);
+  const { v } = await view([[D("etc"), F("etc/f", "F"), S("l", "/etc"), H("l", "l/f")]]);
+  assert.deepEqual(
+    [node(v, "l").type, node(v, "l").hardlinkTo, node(v, "l").ino],
+    ["file", "etc/f", node(v, "etc/f").ino],
+  );
   for (const link of ["../victim/hello", "/../victim/hello", "../dest-evil/s", "a/../../x"]) {
     await refused([[F("a"), H("x", link)]], "E_TAR_UNSAFE_PATH");
   }
@@ -607,8 +617,8 @@ test("xattrs are kept as the unpacker applies them; device numbers beyond 32 bit
   assert.ok(events.some((e) => e.type === "note" && e.level === "warn" && /trusted/.test(e.text)));
   await refused(
     [[{ entry: { path: "dev/x", type: "char", mode: 0o600, devmajor: 2 ** 32, devminor: 0, mtime: T } }]],
-    "E_TAR_INVALID",
-    /out of range/,
+    "E_LAYER_INVALID",
+    /outside \[0, 2\^32\)/,
   );
 });
 
@@ -716,4 +726,53 @@ test("rawEntries: every tar entry as the layer states it, whiteouts and unresolv
     { path: "etc/.wh..wh..opq", type: "file", size: 0, mode: 0, uid: 0, gid: 0 },
   ]);
   assert.equal((await view(items)).v.layers[0]!.rawEntries, undefined, "off by default");
+});
+
+test("names and link targets that are not UTF-8, and empty symlink targets, are refused as the unpacker does", async () => {
+  const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]); // "café" in Latin-1
+  await refused(
+    [[{ entry: { path: latin1, type: "file", mode: 0o644 }, body: Buffer.from("x") }]],
+    "E_TAR_UNSUPPORTED",
+    /name is not valid UTF-8 \(bytes 636166e9\)/,
+  );
+  await refused(
+    [[{ entry: { path: "s", type: "symlink", linkpath: latin1 } }]],
+    "E_TAR_UNSUPPORTED",
+    /link target/,
+  );
+  // The writer refuses an empty linkpath: blank the ustar linkname of "s" and fix the header checksum.
+  const tar = await tarOf([S("s", "x")]);
+  tar.fill(0, 157, 257);
+  tar.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += tar[i]!;
+  tar.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+  await assert.rejects(buildView(memLayersFromTars([tar]).sources), (e: Error & { code?: string }) => {
+    assert.equal(e.code, "E_LAYER_INVALID");
+    assert.match(e.message, /empty target/);
+    return true;
+  });
+});
+
+test("a layer that ends right after its last entry's data (umoci 0.4.7) is read; any other truncation is refused", async () => {
+  const full = await tarOf([D("d"), F("d/a", "abc"), F("d/last", "0123456789")]);
+  // Data offset of d/last: three 512-byte headers and d/a's one data block come before it.
+  const end = 512 * 4 + 10;
+  assert.equal(full.subarray(end - 10, end).toString(), "0123456789");
+  for (const gzip of [true, false]) {
+    const v = await buildView(memLayersFromTars([full.subarray(0, end)], { gzip }).sources, {
+      digests: true,
+    });
+    assert.equal(await text(v, "d/last"), "0123456789");
+    assert.equal(await text(v, "d/a"), "abc");
+  }
+  for (const cut of [end - 1, end + 100, 512 * 3 + 100]) {
+    await assert.rejects(
+      buildView(memLayersFromTars([full.subarray(0, cut)]).sources),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "E_TAR_TRUNCATED", `cut at ${cut}: ${e.message}`);
+        return true;
+      },
+    );
+  }
 });
