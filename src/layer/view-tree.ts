@@ -24,6 +24,8 @@
  * - Hard links (as apply.ts): the target is resolved first and must exist and not be a directory or the root;
  *   a link to itself, or to something that making its parents (R10) or clearing its path (R6) removes, is
  *   refused. All E_LAYER_INVALID. umoci clears the path first and resolves the target after.
+ * - Directory over directory adds the entry's xattrs to the existing ones (apply.ts, containerd, moby); umoci
+ *   replaces the set.
  * - AUFS `.wh..wh.*` names are ignored (paths.ts); umoci would create them.
  */
 import type { Digest } from "../digest/index.ts";
@@ -403,7 +405,7 @@ export class Tree {
         );
       }
       this.#touch(".", this.root);
-      setMeta(this.root, meta);
+      mergeMeta(this.root, meta);
       this.root.layer = this.#layer;
       return;
     }
@@ -421,7 +423,7 @@ export class Tree {
     if (meta.type === "file") touch.bytes += meta.size;
     if (existing !== undefined && existing.type === "directory" && meta.type === "directory") {
       // R6: directory over directory keeps the children and takes the entry's metadata.
-      setMeta(existing, meta);
+      mergeMeta(existing, meta);
       existing.layer = this.#layer;
       this.#markUpper(existing);
       return;
@@ -517,6 +519,18 @@ function linkError(path: string, linkpath: string, why: string, errno: string): 
       details: { path, linkpath, errno },
     },
   );
+}
+
+/**
+ * Directory over directory (R6) and the root entry: mode, owner and times from the entry; xattrs are added to
+ * the existing ones (a name in the entry replaces its value, the others stay), as apply.ts, containerd and moby
+ * do (setxattr for each header record, nothing cleared). umoci clears them first.
+ */
+function mergeMeta(n: TreeNode, m: EntryMeta): void {
+  const old = n.xattrs;
+  setMeta(n, m);
+  if (old !== undefined && m.xattrs !== undefined) n.xattrs = new Map([...old, ...m.xattrs]);
+  else n.xattrs = m.xattrs ?? old;
 }
 
 function setMeta(n: TreeNode, m: EntryMeta): void {

@@ -234,10 +234,21 @@ test("directory over directory merges metadata and keeps children; any other dup
       F("f6", "new"),
       D("m", { mode: 0o700, uid: 1, xattrs: new Map([["user.a", Buffer.from("1")]]) }),
       F("m/c"),
+      D("x", { xattrs: new Map([["user.a", Buffer.from("1")]]) }),
     ],
-    [D("m", { mode: 0o755, uid: 2, mtime: T + 5 }), S("f1", "f2"), D("t")],
+    [
+      D("m", { mode: 0o755, uid: 2, mtime: T + 5 }),
+      S("f1", "f2"),
+      D("t"),
+      D("x", {
+        xattrs: new Map([
+          ["user.a", Buffer.from("2")],
+          ["user.b", Buffer.from("3")],
+        ]),
+      }),
+    ],
   ]);
-  assert.deepEqual(paths(v), [".", "f1", "f2", "f3", "f4", "f5", "f6", "m", "m/c", "t"]);
+  assert.deepEqual(paths(v), [".", "f1", "f2", "f3", "f4", "f5", "f6", "m", "m/c", "t", "x"]);
   assert.equal(node(v, "f1").type, "symlink");
   assert.equal(node(v, "f2").type, "directory");
   assert.equal(await text(v, "f3"), "file");
@@ -247,9 +258,17 @@ test("directory over directory merges metadata and keeps children; any other dup
   assert.equal(node(v, "f6").hardlinkTo, undefined);
   assert.notEqual(node(v, "f6").ino, node(v, "t").ino);
   const m = node(v, "m");
+  // Merged xattrs: the entry's names replace theirs, the others stay (apply.ts, containerd, moby; not umoci).
   assert.deepEqual(
     [m.mode, m.uid, m.mtime, m.layer, m.addedIn, m.xattrs],
-    [0o755, 2, T + 5, 1, 0, undefined],
+    [0o755, 2, T + 5, 1, 0, new Map([["user.a", Buffer.from("1")]])],
+  );
+  assert.deepEqual(
+    node(v, "x").xattrs,
+    new Map([
+      ["user.a", Buffer.from("2")],
+      ["user.b", Buffer.from("3")],
+    ]),
   );
   assert.equal(node(v, "t").type, "directory");
 });
