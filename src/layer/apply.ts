@@ -115,7 +115,8 @@ interface Times {
 
 /**
  * Apply one layer's uncompressed tar stream onto `root` (a directory osless created), following every rule of
- * extraction-rules.md. Reads the stream to its end.
+ * extraction-rules.md. Reads the stream to its end. On an error the tree is left half-applied (directory modes
+ * and times not yet set): `unpackLayers` discards it, other callers must too.
  */
 export async function applyLayer(
   tar: AsyncIterable<Uint8Array>,
