@@ -207,6 +207,14 @@ function untilDrainOrClose(z: NodeJS.EventEmitter): Promise<void> {
   });
 }
 
+/**
+ * fzstd decodes everything a push() makes possible in one synchronous call, handing each block (≤ 128 KiB) to
+ * the callback. A few bytes of RLE blocks can stand for gigabytes, so input is pushed in small slices, output is
+ * counted in the callback (the limit throws out of push() at once) and handed on between slices: memory stays
+ * bounded by one slice's worth of blocks (1 KiB of input is at most ~256 RLE blocks, 32 MiB).
+ */
+const ZSTD_SLICE = 1024;
+
 async function* unzstd(
   source: AsyncIterable<Uint8Array>,
   count: (n: number) => void,
@@ -215,6 +223,7 @@ async function* unzstd(
   let checked = false;
   let pending: Uint8Array[] = [];
   const d = new ZstdDecompress((chunk) => {
+    count(chunk.length);
     pending.push(chunk);
   });
   let headBuf = new Uint8Array(0);
@@ -224,6 +233,16 @@ async function* unzstd(
       : new OslessError("E_COMPRESSION", `${what}: zstd data is corrupt: ${(e as Error).message}`, {
           cause: e,
         });
+  function* feed(c: Uint8Array): Generator<Uint8Array> {
+    for (let o = 0; o < c.length; o += ZSTD_SLICE) {
+      d.push(c.subarray(o, o + ZSTD_SLICE));
+      if (pending.length > 0) {
+        const out = pending;
+        pending = [];
+        yield* out;
+      }
+    }
+  }
   try {
     for await (const c of source) {
       if (!checked) {
@@ -240,22 +259,14 @@ async function* unzstd(
           );
         }
         checked = true;
-        d.push(headBuf);
+        yield* feed(headBuf);
       } else {
-        d.push(c);
+        yield* feed(c);
       }
-      for (const p of pending) {
-        count(p.length);
-        yield p;
-      }
-      pending = [];
     }
-    if (!checked && headBuf.length > 0) d.push(headBuf);
+    if (!checked && headBuf.length > 0) yield* feed(headBuf);
     d.push(new Uint8Array(0), true);
-    for (const p of pending) {
-      count(p.length);
-      yield p;
-    }
+    yield* pending;
   } catch (e) {
     throw wrap(e);
   }
