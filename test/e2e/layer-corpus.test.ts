@@ -1017,16 +1017,7 @@ describe("limits", () => {
     assert.ok(process.memoryUsage().rss - rss < 256 << 20, "RSS grew by more than 256 MiB");
   });
 
-  // KNOWN BUG, not in the layer code: src/compression/index.ts feeds fzstd a whole input chunk and counts the
-  // output only when yielding it, so one 64 KiB chunk of this bomb is decoded to 1 GiB in memory before the
-  // limit trips (RSS +1 GiB). The fix belongs there: count (and throw) inside fzstd's ondata callback, or feed it
-  // small slices. This test asserts the right behaviour and runs every time; `todo` keeps the suite green and
-  // the reporter lists it. Remove `todo` once compression is fixed.
-  const zstdBug =
-    "KNOWN BUG in src/compression (zstd output counted after a whole input chunk is decoded): remove todo when fixed";
-  test(`bomb-zstd: 1 GiB of zeros (~33 KB of zstd) above the cap is refused fast with bounded RSS [${zstdBug}]`, {
-    todo: zstdBug,
-  }, async () => {
+  test("bomb-zstd: 1 GiB of zeros (~33 KB of zstd) above the cap is refused fast with bounded RSS", async () => {
     const blob = zstdBomb(GiB);
     assert.ok(blob.length < 100_000, `bomb is ${blob.length} bytes`);
     const a = makeArena();
