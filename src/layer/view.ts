@@ -12,7 +12,7 @@
 import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { Digest } from "../digest/index.ts";
-import { isOslessError, OslessError } from "../errors.ts";
+import { OslessError } from "../errors.ts";
 import { type EventSink, reportProgress } from "../events/index.ts";
 import { readTar, type TarHeader, type TarType } from "../tar/index.ts";
 import { entryRole, normalizeEntryPath, printable } from "./paths.ts";
@@ -283,18 +283,6 @@ export class SquashedView {
   }
 }
 
-/** Pass `source` through, counting its bytes and noting its end. */
-async function* counted(
-  source: AsyncIterable<Buffer>,
-  count: { bytes: number; ended: boolean },
-): AsyncGenerator<Buffer> {
-  for await (const c of source) {
-    count.bytes += c.length;
-    yield c;
-  }
-  count.ended = true;
-}
-
 function entryError(e: unknown, source: LayerSource, entryPath: string): unknown {
   if (!(e instanceof OslessError)) return e;
   const where = layerLabel(source);
@@ -339,66 +327,52 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
     let entries = 0;
     let bytes = 0;
     const raw: RawEntry[] | undefined = opts.rawEntries ? [] : undefined;
-    const stream = { bytes: 0, ended: false };
-    const tar = counted(layerTar(opened, { limits, budget, signal }), stream);
-    /** Where the last entry's data ends in the stream. */
-    let dataEnd = -1;
-    try {
-      for await (const e of readTar(tar, { maxEntries: limits?.maxEntries ?? 500_000 })) {
-        const h = e.header;
-        dataEnd = e.dataOffset + h.size;
-        entries++;
-        if (h.type === "file") bytes += h.size;
-        try {
-          checkUtf8(h);
-          const clean = normalizeEntryPath(h.path, maxDepth);
-          const role = entryRole(clean);
-          let digest: Digest | undefined;
-          if (digests && h.type === "file" && role.kind === "normal") {
-            if (h.size === 0) digest = EMPTY_SHA256;
-            else {
-              const hash = createHash("sha256");
-              for await (const c of e.body()) hash.update(c);
-              digest = `sha256:${hash.digest("hex")}`;
-            }
+    const tar = layerTar(opened, { limits, budget, signal });
+    // A layer that ends right after its last entry's data (umoci 0.4.7) is read as complete by readTar itself.
+    for await (const e of readTar(tar, { maxEntries: limits?.maxEntries ?? 500_000 })) {
+      const h = e.header;
+      entries++;
+      if (h.type === "file") bytes += h.size;
+      try {
+        checkUtf8(h);
+        const clean = normalizeEntryPath(h.path, maxDepth);
+        const role = entryRole(clean);
+        let digest: Digest | undefined;
+        if (digests && h.type === "file" && role.kind === "normal") {
+          if (h.size === 0) digest = EMPTY_SHA256;
+          else {
+            const hash = createHash("sha256");
+            for await (const c of e.body()) hash.update(c);
+            digest = `sha256:${hash.digest("hex")}`;
           }
-          if (raw !== undefined) {
-            const r: RawEntry = {
-              path: clean,
-              type: h.type,
-              size: h.size,
-              mode: h.mode,
-              uid: h.uid,
-              gid: h.gid,
-            };
-            if (h.type === "symlink" || h.type === "hardlink") r.linkpath = h.linkpath;
-            if (digest !== undefined) r.digest = digest;
-            raw.push(r);
-          }
-          if (role.kind === "ignored") continue;
-          if (role.kind === "whiteout") {
-            tree.whiteout(role.dir, role.target.slice(role.target.lastIndexOf("/") + 1), clean);
-            continue;
-          }
-          if (role.kind === "opaque") {
-            tree.whiteout(role.dir, undefined, clean);
-            continue;
-          }
-          const meta = entryMeta(h, maxDepth);
-          if (h.xattrs.size !== (meta.xattrs?.size ?? 0)) warnedXattr = true;
-          tree.apply(clean, meta, { offset: e.dataOffset, digest });
-        } catch (err) {
-          throw entryError(err, source, h.path);
         }
-      }
-    } catch (e) {
-      // As the unpacker (apply.ts): umoci 0.4.7 ends layers right after the last entry's data, without padding
-      // or end-of-archive blocks (Go readers accept that). Accepted exactly then: the stream ended (so layerTar
-      // verified it) where the last entry's data ended (so that data is complete).
-      if (
-        !(isOslessError(e, "E_TAR_TRUNCATED") && stream.ended && dataEnd >= 0 && stream.bytes === dataEnd)
-      ) {
-        throw e;
+        if (raw !== undefined) {
+          const r: RawEntry = {
+            path: clean,
+            type: h.type,
+            size: h.size,
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+          };
+          if (h.type === "symlink" || h.type === "hardlink") r.linkpath = h.linkpath;
+          if (digest !== undefined) r.digest = digest;
+          raw.push(r);
+        }
+        if (role.kind === "ignored") continue;
+        if (role.kind === "whiteout") {
+          tree.whiteout(role.dir, role.target.slice(role.target.lastIndexOf("/") + 1), clean);
+          continue;
+        }
+        if (role.kind === "opaque") {
+          tree.whiteout(role.dir, undefined, clean);
+          continue;
+        }
+        const meta = entryMeta(h, maxDepth);
+        if (h.xattrs.size !== (meta.xattrs?.size ?? 0)) warnedXattr = true;
+        tree.apply(clean, meta, { offset: e.dataOffset, digest });
+      } catch (err) {
+        throw entryError(err, source, h.path);
       }
     }
     const changes = tree.endLayer();

@@ -179,7 +179,6 @@ test("EOF inside a header, special header or data -> E_TAR_TRUNCATED naming entr
     undefined,
     /"second" at byte 1024: end of input inside the entry's data/,
   );
-  await refuses(t.subarray(0, 1024 + 512 + 3000), "E_TAR_TRUNCATED", undefined, /padding/);
   const pax = Buffer.from(encodeHeader({ path: "p".repeat(300), type: "file" }));
   await refuses(pax.subarray(0, 700), "E_TAR_TRUNCATED", undefined, /PAX extended header/);
   await refuses(pax.subarray(0, 1024), "E_TAR_TRUNCATED", undefined, /after an extended header/);
@@ -234,6 +233,26 @@ test("numbers: octal with spaces/NULs, base-256 accepted; negative base-256 size
     EOA,
   ]);
   assert.equal((await ourDump(chunked(zeroUstar)))[0]?.size, 3);
+});
+
+test("EOF right after the last entry's data (no padding, no end-of-archive; umoci 0.4.7) is a clean end", async () => {
+  const t = Buffer.concat([file("first", "1"), file("second", "x".repeat(3000))]);
+  const cut = t.subarray(0, 1024 + 512 + 3000);
+  const seen: string[] = [];
+  for await (const e of readTar(chunked(cut, 700))) {
+    seen.push(`${e.header.path}:${(await collect(e.body())).length}`);
+  }
+  assert.deepEqual(seen, ["first:1", "second:3000"]);
+  const p = join(dir, "nopad.tar");
+  writeFileSync(p, cut);
+  assert.deepEqual(
+    (await scanTarFile(p)).map((e) => e.header.path),
+    ["first", "second"],
+  );
+  // One padding byte present but not the rest: truncated.
+  await refuses(t.subarray(0, 1024 + 512 + 3001), "E_TAR_TRUNCATED", undefined, /padding/);
+  writeFileSync(p, t.subarray(0, 1024 + 512 + 3001));
+  await assert.rejects(scanTarFile(p), (e) => isOslessError(e, "E_TAR_TRUNCATED"));
 });
 
 test("EOF at a header boundary without end-of-archive blocks is accepted (also after one zero block)", async () => {

@@ -459,7 +459,12 @@ export async function* readTar(
         if (remaining > 0) throw failEOF();
       }
       const pad = padding(header.size);
-      if ((await src.skip(pad)) < pad) {
+      const skipped = await src.skip(pad);
+      if (skipped < pad) {
+        // Tolerance: input that ends exactly where the last entry's data ends (no padding byte, no
+        // end-of-archive blocks; umoci 0.4.7's `insert`/`repack` write layers like that) is a clean end, as in
+        // Go's archive/tar, which containerd and Docker use. Part of the padding present is still truncation.
+        if (skipped === 0) return;
         throw truncated(
           "end of input inside the padding after the entry's data",
           next.headerOffset,
@@ -492,10 +497,12 @@ export async function scanTarFile(path: string, opts: TarReadOptions = {}): Prom
         );
       }
       const pad = padding(h.size);
-      if ((await src.skip(pad)) < pad) {
+      const skipped = await src.skip(pad);
+      if (skipped < pad && skipped > 0) {
         throw truncated("end of input inside the padding after the entry's data", next.headerOffset, h.path);
       }
       out.push(next);
+      if (skipped < pad) return out; // Tolerance, as in readTar: EOF right after the last entry's data.
     }
   } finally {
     await fh.close();
