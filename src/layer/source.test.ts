@@ -102,3 +102,14 @@ test("layerTar: xz and bzip2 are not layer compressions; an abort signal stops r
     name: "AbortError",
   });
 });
+
+test("layerTar: verifiedAtRest skips re-hashing the blob but still checks its size and the DiffID", async () => {
+  const tar = await sample();
+  const gz = gzipSync(tar);
+  const wrongDigest = { ...layer(gz, tar, { digest: digestOf("other") }), verifiedAtRest: true };
+  assert.deepEqual(await collect(layerTar(wrongDigest)), tar);
+  const wrongSize = { ...layer(gz, tar, { size: gz.length - 1 }), verifiedAtRest: true };
+  await assert.rejects(collect(layerTar(wrongSize)), (e) => isOslessError(e, "E_SIZE_MISMATCH"));
+  const wrongDiff = { ...layer(gz, tar, { diffId: digestOf("x") }), verifiedAtRest: true };
+  await assert.rejects(collect(layerTar(wrongDiff)), (e) => isOslessError(e, "E_DIGEST_MISMATCH"));
+});

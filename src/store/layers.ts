@@ -15,5 +15,7 @@ export function imageLayers(store: Store, image: OpenedImage): LayerSource[] {
     descriptor,
     diffId: asDigest(diffIds[index]!, `${what} diff_ids[${index}]`),
     open: () => store.openBlobUnverified(descriptor.digest, `${what} layer ${index + 1}`),
+    // Blobs are committed to the store only after their digest was checked.
+    verifiedAtRest: true,
   }));
 }
