@@ -1,5 +1,5 @@
 export * from "./graph.ts";
 export * from "./images.ts";
+export * from "./layers.ts";
 export * from "./layout.ts";
 export * from "./maintenance.ts";
-export * from "./layers.ts";
