@@ -9,8 +9,8 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { IMAGES, ociLayout } from "../test/fixtures/images.ts";
+import { layoutBlobPath } from "../test/fixtures/layout.ts";
 import { needTool, tmpdir } from "../test/fixtures/tools.ts";
-import { blobPath } from "./layout.ts";
 import { machine, median, timed } from "./util.ts";
 
 export async function run(): Promise<void> {
@@ -18,9 +18,9 @@ export async function run(): Promise<void> {
   const tar = needTool("tar", "tar");
   const layout = await ociLayout(IMAGES.debian, "minbase");
   const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8"));
-  const manifest = JSON.parse(readFileSync(blobPath(layout, index.manifests[0].digest), "utf8"));
+  const manifest = JSON.parse(readFileSync(layoutBlobPath(layout, index.manifests[0].digest), "utf8"));
   if (manifest.layers.length !== 1) throw new Error("expected a single-layer image");
-  const blob = blobPath(layout, manifest.layers[0].digest);
+  const blob = layoutBlobPath(layout, manifest.layers[0].digest);
   const work = await tmpdir("osless-bench-");
   const store = join(work, "store");
   const cli = new URL("../bin/osless.js", import.meta.url).pathname;

@@ -5,8 +5,9 @@
  */
 import { createHash } from "node:crypto";
 import { type BigIntStats, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { putBlob, writeOciLayout } from "../../test/fixtures/layout.ts";
 import { LAYER_TAR_FLAGS, needTool, run, tmpdir } from "../../test/fixtures/tools.ts";
 import { listXattrs, getXattr as readXattr } from "../_internal/xattr.ts";
 import { keepXattr } from "./diff-fs.ts";
@@ -50,59 +51,21 @@ export async function gnuTarLayer(dir: string, work: string): Promise<BlobFile> 
   };
 }
 
-async function putBlob(layout: string, data: Buffer | string): Promise<{ digest: string; size: number }> {
-  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
-  const hex = createHash("sha256").update(buf).digest("hex");
-  await writeFile(join(layout, "blobs", "sha256", hex), buf);
-  return { digest: `sha256:${hex}`, size: buf.length };
-}
-
 /** An OCI layout `<work>/oci` holding one image (tag "t") whose layers are `layers`, base first. */
 export async function ociLayout(layers: BlobFile[], work: string): Promise<string> {
   const layout = join(work, "oci");
   await rm(layout, { recursive: true, force: true });
-  await mkdir(join(layout, "blobs", "sha256"), { recursive: true });
-  await writeFile(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  const descs = [];
   for (const l of layers) {
     const d = await putBlob(layout, readFileSync(l.file));
     if (d.digest !== l.written.descriptor.digest || d.size !== l.written.descriptor.size) {
       throw new Error(`${l.file}: descriptor says ${l.written.descriptor.digest}, file is ${d.digest}`);
     }
-    descs.push(l.written.descriptor);
   }
-  const config = await putBlob(
+  return writeOciLayout(
     layout,
-    JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      config: {},
-      rootfs: { type: "layers", diff_ids: layers.map((l) => l.written.diffId) },
-    }),
+    layers.map((l) => l.written),
+    { tag: "t" },
   );
-  const manifest = await putBlob(
-    layout,
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
-      layers: descs,
-    }),
-  );
-  await writeFile(
-    join(layout, "index.json"),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: "application/vnd.oci.image.manifest.v1+json",
-          ...manifest,
-          annotations: { "org.opencontainers.image.ref.name": "t" },
-        },
-      ],
-    }),
-  );
-  return layout;
 }
 
 /** `umoci unpack` of the layout's image "t" (as root: owners, devices and xattrs applied); the rootfs path. */

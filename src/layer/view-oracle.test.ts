@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import { IMAGES, ociLayout } from "../../test/fixtures/images.ts";
+import { layoutLayerSources } from "../../test/fixtures/layout.ts";
 import type { TarWriteEntry, TarWriteItem } from "../tar/index.ts";
 import { unpackLayers } from "./unpack.ts";
 import { buildView, type SquashedView } from "./view.ts";
@@ -23,7 +24,6 @@ import {
   diffDumps,
   dumpRootfs,
   dumpView,
-  layoutSources,
   type Rec,
   requireTool,
   umociUnpack,
@@ -49,7 +49,7 @@ async function unpackOsless(layout: string): Promise<Map<string, Rec>> {
   const dest = join(work, "rootfs");
   const umask = process.umask(0o022);
   try {
-    await unpackLayers(await layoutSources(layout), dest);
+    await unpackLayers(layoutLayerSources(layout), dest);
   } finally {
     process.umask(umask);
   }
@@ -64,7 +64,7 @@ async function compare(
   layout: string,
   umociTimes: string[] = [],
 ): Promise<{ oracle: Map<string, Rec>; view: SquashedView }> {
-  const view = await buildView(await layoutSources(layout), { digests: true });
+  const view = await buildView(layoutLayerSources(layout), { digests: true });
   const ours = dumpView(view);
   const oracle = await unpack(layout);
   const diff = diffDumps(oracle, ours, { dirTimes: true, ignoreTimes: umociTimes });
@@ -309,7 +309,7 @@ test("where umoci differs by design, the view is what osless's unpacker makes", 
     ],
   ]);
   cleanup.push(dirname(layout));
-  const view = await buildView(await layoutSources(layout), { digests: true });
+  const view = await buildView(layoutLayerSources(layout), { digests: true });
   // apply.ts leaves etc's mtime at the unpack time when R10 replaces etc/passwd by a directory (a removal in etc
   // whose time it does not restore); the view keeps the header time.
   const osless = await compareOsless(layout, view, ["etc"]);

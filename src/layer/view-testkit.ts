@@ -1,15 +1,16 @@
 /**
  * Test helpers for the squashed-view tests (never used by library code): layers built from tar items in memory
- * (counting opens and bytes pulled), OCI image layouts on disk for umoci, LayerSources read back from a layout,
- * `umoci unpack`, and comparable dumps of an unpacked rootfs (Python, lstat-based) and of a view.
+ * (counting opens and bytes pulled), OCI image layouts on disk for umoci (read back as LayerSources with
+ * test/fixtures/layout.ts), `umoci unpack`, and comparable dumps of an unpacked rootfs (Python, lstat-based)
+ * and of a view.
  */
 import { execFileSync } from "node:child_process";
-import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { type Digest, digestOf } from "../digest/index.ts";
+import { putBlob, writeOciLayout } from "../../test/fixtures/layout.ts";
+import { digestOf } from "../digest/index.ts";
 import { type TarWriteItem, writeTar } from "../tar/index.ts";
 import type { LayerSource } from "./source.ts";
 import type { SquashedView } from "./view.ts";
@@ -65,98 +66,22 @@ export function memLayersFromTars(tars: Buffer[], opts: { gzip?: boolean } = {})
   return out;
 }
 
-function blobPath(layout: string, digest: string): string {
-  const [alg, hex] = digest.split(":");
-  return join(layout, "blobs", alg!, hex!);
-}
-
-async function putBlob(layout: string, data: Buffer): Promise<{ digest: Digest; size: number }> {
-  const digest = digestOf(data);
-  await writeFile(blobPath(layout, digest), data);
-  return { digest, size: data.length };
-}
-
 /** A fresh OCI image layout directory holding one image (tag `tag`) whose layers are `layers` (gzip). */
 export async function writeLayout(layers: TarWriteItem[][], tag = "latest"): Promise<string> {
   const layout = join(await mkdtemp(join(tmpdir(), "osless-view-")), "oci");
-  await mkdir(join(layout, "blobs", "sha256"), { recursive: true });
-  await writeFile(join(layout, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-  const descs = [];
-  const diffIds = [];
+  const written = [];
   for (const items of layers) {
     const tar = await tarOf(items);
-    diffIds.push(digestOf(tar));
-    descs.push({
-      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-      ...(await putBlob(layout, gzipSync(tar))),
+    const blob = await putBlob(layout, gzipSync(tar));
+    written.push({
+      descriptor: { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...blob },
+      diffId: digestOf(tar),
     });
   }
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      config: {},
-      rootfs: { type: "layers", diff_ids: diffIds },
-      history: layers.map(() => ({ created_by: "osless view test" })),
-    }),
-  );
-  const configDesc = {
-    mediaType: "application/vnd.oci.image.config.v1+json",
-    ...(await putBlob(layout, config)),
-  };
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: configDesc,
-      layers: descs,
-    }),
-  );
-  const manifestDesc = await putBlob(layout, manifest);
-  await writeFile(
-    join(layout, "index.json"),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: "application/vnd.oci.image.manifest.v1+json",
-          ...manifestDesc,
-          annotations: { "org.opencontainers.image.ref.name": tag },
-        },
-      ],
-    }),
-  );
-  return layout;
-}
-
-/** The layers of image `tag` in an OCI layout directory, as LayerSources reading the blob files. */
-export async function layoutSources(
-  layout: string,
-  tag = "latest",
-  counter?: { opens: number[] },
-): Promise<LayerSource[]> {
-  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as {
-    manifests: { digest: string; annotations?: Record<string, string> }[];
-  };
-  const entry =
-    index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag) ??
-    index.manifests[0]!;
-  const manifest = JSON.parse(await readFile(blobPath(layout, entry.digest), "utf8")) as {
-    config: { digest: string };
-    layers: { mediaType: string; digest: Digest; size: number }[];
-  };
-  const config = JSON.parse(await readFile(blobPath(layout, manifest.config.digest), "utf8")) as {
-    rootfs: { diff_ids: Digest[] };
-  };
-  return manifest.layers.map((descriptor, i) => ({
-    index: i,
-    descriptor,
-    diffId: config.rootfs.diff_ids[i]!,
-    open: () => {
-      if (counter) counter.opens[i] = (counter.opens[i] ?? 0) + 1;
-      return createReadStream(blobPath(layout, descriptor.digest), { highWaterMark: 1 << 20 });
-    },
-  }));
+  return writeOciLayout(layout, written, {
+    tag,
+    config: { history: layers.map(() => ({ created_by: "osless view test" })) },
+  });
 }
 
 /** Fail (never skip) when a tool is missing. */

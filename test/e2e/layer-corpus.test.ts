@@ -37,6 +37,7 @@ import type { LayerSource } from "../../src/layer/source.ts";
 import { type UnpackOptions, type UnpackResult, unpackLayers } from "../../src/layer/unpack.ts";
 import { imageLayers } from "../../src/store/layers.ts";
 import { IMAGES, ociLayout } from "../fixtures/images.ts";
+import { layoutBlobPath, layoutLayerSources } from "../fixtures/layout.ts";
 import { needTool, run, tmpdir } from "../fixtures/tools.ts";
 import {
   BLK,
@@ -51,7 +52,6 @@ import {
   H,
   type Item,
   layers,
-  layoutLayers,
   paxHeader,
   rawEntry,
   rawHeader,
@@ -1211,7 +1211,7 @@ describe("real world", () => {
     await run(umoci, ["unpack", "--image", `${layout}:latest`, join(work, "bundle")]);
     const ours = join(work, "ours");
     const t0 = performance.now();
-    const r = await unpackLayers(layoutLayers(layout), ours);
+    const r = await unpackLayers(layoutLayerSources(layout), ours);
     const ms = performance.now() - t0;
     const theirs = walk(join(work, "bundle/rootfs"));
     const mine = walk(ours);
@@ -1238,10 +1238,10 @@ describe("real world", () => {
     execFileSync(needTool("cp", "coreutils"), ["-a", await ociLayout(IMAGES.hello), layout]);
     writeFileSync(join(work, "file"), "inserted by umoci\n");
     await run(umoci, ["insert", "--image", `${layout}:latest`, join(work, "file"), "/opt/inserted.txt"]);
-    const ls = layoutLayers(layout);
+    const ls = layoutLayerSources(layout);
     assert.equal(ls.length, 2);
     // The inserted layer really is unterminated (so this test covers what it claims).
-    const blob = readFileSync(join(layout, "blobs", ...ls[1]!.descriptor.digest.split(":")));
+    const blob = readFileSync(layoutBlobPath(layout, ls[1]!.descriptor.digest));
     const tar = (await import("node:zlib")).gunzipSync(blob);
     assert.notEqual(tar.length % 512, 0, "umoci insert's layer ends inside a block");
     const dest = join(work, "rootfs");

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -288,27 +288,4 @@ export function zstdBomb(size: number): Buffer {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The layers of image `tag` in the OCI layout `dir` as LayerSources (blobs read from disk in 1 MiB chunks, as the store does). */
-export function layoutLayers(dir: string, tag = "latest"): LayerSource[] {
-  const blob = (digest: string) => join(dir, "blobs", ...digest.split(":"));
-  const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as {
-    manifests: { digest: string; annotations?: Record<string, string> }[];
-  };
-  const entry = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag);
-  if (!entry) throw new Error(`${dir}: no image tagged ${tag}`);
-  const manifest = JSON.parse(readFileSync(blob(entry.digest), "utf8")) as {
-    config: { digest: string };
-    layers: { mediaType: string; digest: string; size: number }[];
-  };
-  const config = JSON.parse(readFileSync(blob(manifest.config.digest), "utf8")) as {
-    rootfs: { diff_ids: string[] };
-  };
-  return manifest.layers.map((d, index) => ({
-    index,
-    descriptor: { mediaType: d.mediaType, digest: asDigest(d.digest, "layer"), size: d.size },
-    diffId: asDigest(config.rootfs.diff_ids[index]!, "diff_id"),
-    open: () => createReadStream(blob(d.digest), { highWaterMark: 1 << 20 }),
-  }));
 }
