@@ -1,12 +1,15 @@
 /**
- * Test helpers for the compression tests: the real compressors as oracles, sources cut into chunks, and a
- * collector that records the error a decoder ends with. Not used by library code.
+ * Test helpers for the compression tests: the real compressors as oracles, sources cut into chunks, a collector
+ * that records the error a decoder ends with, the assertions every decoder's tests make, and a bomb drain that
+ * watches memory. Not used by library code.
  */
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isOslessError, type OslessError } from "../errors.ts";
 import { type Compression, type DecompressOptions, decompress } from "./index.ts";
 
 /** Fail (never skip) when an oracle tool is missing. */
@@ -25,6 +28,15 @@ export function run(cmd: string, args: string[], input?: Uint8Array): Buffer {
     maxBuffer: 1 << 30,
     ...(input ? { input } : {}),
   });
+}
+
+/** What the real decompressor says (`cmd -dc`): the output, or null when it exits non-zero. */
+export function oracleDecode(cmd: string, data: Uint8Array): Buffer | null {
+  try {
+    return run(cmd, ["-dc"], data);
+  } catch {
+    return null;
+  }
 }
 
 export function tempDir(tag: string): string {
@@ -82,6 +94,56 @@ export async function decode(
     ...(opts.keep ? { data: Buffer.concat(parts) } : {}),
     ...(error === undefined ? {} : { error }),
   };
+}
+
+/** `compressed`, fed in chunks of `chunk` bytes, decodes without error to exactly `expected`. */
+export async function expectData(
+  compression: Compression,
+  compressed: Uint8Array,
+  expected: Uint8Array,
+  chunk: number | number[],
+  label: string,
+): Promise<void> {
+  const r = await decode(chunked(compressed, chunk), compression);
+  assert.equal(r.error, undefined, `${label}: ${(r.error as Error | undefined)?.message}`);
+  assert.equal(r.bytes, expected.length, label);
+  assert.equal(r.sha256, sha256(expected), label);
+}
+
+/** The run ended with an OslessError `code` whose message matches `pattern`, and that has a hint. */
+export function assertError(
+  r: { error?: unknown },
+  code: "E_COMPRESSION" | "E_SIZE_LIMIT",
+  pattern: RegExp,
+  label: string,
+): void {
+  assert.ok(r.error, `${label}: decoded without error`);
+  assert.ok(isOslessError(r.error, code), `${label}: ${String(r.error)}`);
+  assert.match((r.error as OslessError).message, pattern, label);
+  assert.ok((r.error as OslessError).hint, `${label}: a hint`);
+}
+
+/**
+ * Decompress a bomb to its end or its error, counting the bytes that came out and the peak growth of memory in
+ * use (sampled after every chunk) over what it was when the run started.
+ */
+export async function drainBomb(
+  source: AsyncIterable<Uint8Array>,
+  compression: Compression,
+  opts: DecompressOptions,
+): Promise<{ got: number; peak: number; error?: unknown }> {
+  const before = memoryInUse();
+  let peak = 0;
+  let got = 0;
+  try {
+    for await (const c of decompress(source, compression, opts)) {
+      got += c.length;
+      peak = Math.max(peak, memoryInUse() - before);
+    }
+  } catch (error) {
+    return { got, peak, error };
+  }
+  return { got, peak };
 }
 
 export function sha256(data: Uint8Array): string {
