@@ -8,8 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { isOslessError, type OslessError } from "../errors.ts";
 import { fileListEntries } from "./diff.ts";
-import { applyWithUmoci, type BlobFile, describeTree, needTool, tempDir, treeDiff } from "./diff-testkit.ts";
-import { writeLayer } from "./write.ts";
+import { applyWithUmoci, describeTree, needTool, oslessLayer, tempDir, treeDiff } from "./diff-testkit.ts";
 
 let dir = "";
 let root = "";
@@ -82,9 +81,7 @@ test("fileListEntries: each path with all its parents and their metadata; symlin
   // Alone, the layer unpacks to exactly these paths, as they are in the tree.
   const work = join(dir, "apply");
   mkdirSync(work);
-  const file = join(work, "slim.tgz");
-  const layer: BlobFile = { file, written: await writeLayer(es, file) };
-  const rootfs = await applyWithUmoci([layer], work);
+  const rootfs = await applyWithUmoci([await oslessLayer(es, work, "slim.tgz")], work);
   const want = describeTree(root);
   const listed = new Set(es.map((e) => e.path));
   for (const p of [...want.keys()]) if (!listed.has(p)) want.delete(p);

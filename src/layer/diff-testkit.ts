@@ -11,7 +11,7 @@ import { putBlob, writeOciLayout } from "../../test/fixtures/layout.ts";
 import { LAYER_TAR_FLAGS, needTool, run, tmpdir } from "../../test/fixtures/tools.ts";
 import { listXattrs, getXattr as readXattr } from "../_internal/xattr.ts";
 import { keepXattr } from "./diff-fs.ts";
-import type { WrittenLayer } from "./write.ts";
+import { type LayerEntry, type WrittenLayer, writeLayer } from "./write.ts";
 
 export { needTool, run, tmpdir };
 
@@ -51,6 +51,16 @@ export async function gnuTarLayer(dir: string, work: string): Promise<BlobFile> 
   };
 }
 
+/** `entries` written by osless's layer writer (gzip) to `<work>/<name>`, as a blob with its digests. */
+export async function oslessLayer(
+  entries: LayerEntry[],
+  work: string,
+  name = "layer.tgz",
+): Promise<BlobFile> {
+  const file = join(work, name);
+  return { file, written: await writeLayer(entries, file) };
+}
+
 /** An OCI layout `<work>/oci` holding one image (tag "t") whose layers are `layers`, base first. */
 export async function ociLayout(layers: BlobFile[], work: string): Promise<string> {
   const layout = join(work, "oci");
@@ -78,6 +88,12 @@ export async function umociUnpack(layout: string, work: string): Promise<string>
 /** Stack `layers` and unpack them with umoci: the resulting rootfs. */
 export async function applyWithUmoci(layers: BlobFile[], work: string): Promise<string> {
   return umociUnpack(await ociLayout(layers, work), work);
+}
+
+/** The layer of `entries` (osless's writer) stacked on the GNU-tar layer of `lower`, unpacked by umoci: the rootfs. */
+export async function applyOverLower(entries: LayerEntry[], lower: string, work: string): Promise<string> {
+  const base = await gnuTarLayer(lower, work);
+  return applyWithUmoci([base, await oslessLayer(entries, work)], work);
 }
 
 export interface Described {

@@ -9,15 +9,7 @@ import { after, before, test } from "node:test";
 import { debianMinbaseTar } from "../../test/fixtures/rootfs.ts";
 import { isOslessError } from "../errors.ts";
 import { diffTrees } from "./diff.ts";
-import {
-  applyWithUmoci,
-  type BlobFile,
-  describeTree,
-  gnuTarLayer,
-  needTool,
-  tempDir,
-  treeDiff,
-} from "./diff-testkit.ts";
+import { applyOverLower, describeTree, needTool, tempDir, treeDiff } from "./diff-testkit.ts";
 import { type LayerEntry, writeLayer } from "./write.ts";
 
 let dir = "";
@@ -49,13 +41,7 @@ const CAP = "0x0100000200200000000000000000000000000000";
 
 /** Diff, write, stack on the GNU-tar base of lower, unpack with umoci, and compare with upper. */
 async function roundTrip(work: string, lower: string, upper: string, entries?: LayerEntry[]): Promise<void> {
-  const es = entries ?? (await diffTrees(lower, upper));
-  const base = await gnuTarLayer(lower, work);
-  const ours: BlobFile = {
-    file: join(work, "diff.tgz"),
-    written: await writeLayer(es, join(work, "diff.tgz")),
-  };
-  const rootfs = await applyWithUmoci([base, ours], work);
+  const rootfs = await applyOverLower(entries ?? (await diffTrees(lower, upper)), lower, work);
   const diff = treeDiff(describeTree(upper), describeTree(rootfs));
   assert.deepEqual(diff, [], `lower + layer != upper:\n${diff.join("\n")}`);
 }
