@@ -253,3 +253,44 @@ console.log(JSON.stringify({ uid: process.getuid(), warnings }));
     assert.equal(lstatSync(join(root, "usr/bin/y")).uid, 65534);
   });
 });
+
+describe("files finished on the thread pool", () => {
+  test("many small files keep their data, owner, setuid mode and times; hard links to them share the inode", async () => {
+    const root = fresh();
+    const items: TarWriteItem[] = [];
+    for (let i = 0; i < 300; i++) {
+      items.push(
+        F(`d${i % 7}/f${i}`, `data ${i} `.repeat(i), {
+          uid: 1000 + i,
+          gid: 2000,
+          mode: i % 2 ? 0o4755 : 0o600,
+        }),
+      );
+    }
+    items.push({ entry: { path: "d0/link", type: "hardlink", linkpath: "d0/f7", mtime: T } });
+    await apply(root, items, { privileged: true });
+    for (let i = 0; i < 300; i++) {
+      const p = join(root, `d${i % 7}/f${i}`);
+      const st = lstatSync(p);
+      assert.equal(readFileSync(p, "utf8"), `data ${i} `.repeat(i));
+      assert.equal(st.uid, 1000 + i);
+      assert.equal(st.mode & 0o7777, i % 2 ? 0o4755 : 0o600, `mode of f${i}`);
+      assert.equal(Math.floor(st.mtimeMs / 1000), T);
+    }
+    assert.equal(lstatSync(join(root, "d0/link")).ino, lstatSync(join(root, "d0/f7")).ino);
+  });
+
+  test("a write that fails on the thread pool (ENOSPC on a tiny tmpfs) fails the layer, nothing left running", async () => {
+    const mnt = fresh();
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "osless-test", mnt]);
+    try {
+      const items = Array.from({ length: 200 }, (_, i) => F(`f${i}`, "x".repeat(8192)));
+      await assert.rejects(
+        apply(mnt, items, { privileged: true }),
+        (e) => isOslessError(e, "E_IO") && /ENOSPC|no space/i.test(e.message),
+      );
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
+  });
+});
