@@ -18,24 +18,18 @@
  *   first, after all their children (a 0555 directory can still receive its children); directories this layer
  *   only touched (created or removed something in) get their previous times back.
  *
- * The path-based filesystem calls are synchronous on purpose: every entry is resolved and created in tar order,
- * and the async API would add a thread-pool round trip to each. Once a small file is open, its data, owner,
- * mode and times go through its descriptor on the thread pool (`finishOnPool`), so the second core works too;
- * the layer ends only when all of that has finished. The event loop is released between tar chunks. Node has no
+ * The filesystem calls are synchronous on purpose: an entry costs a few cheap syscalls, and the async API
+ * would add a thread-pool round trip to each. The event loop is released between tar chunks. Node has no
  * mknod/mkfifo: device nodes and FIFOs are made by coreutils `mknod`, one process each (rare in images).
  */
 import { isUtf8 } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
-  close,
   closeSync,
   constants,
-  fchmod,
   fchmodSync,
-  fchown,
   fchownSync,
-  futimes,
   futimesSync,
   lchownSync,
   linkSync,
@@ -51,9 +45,7 @@ import {
   symlinkSync,
   unlinkSync,
   writeSync,
-  writev,
 } from "node:fs";
-import { promisify } from "node:util";
 import { fsError, type InRootPath, makeParents, resolveInRoot } from "../_internal/rootpath.ts";
 import { setXattr, XattrError, xattrSupport } from "../_internal/xattr.ts";
 import { OslessError } from "../errors.ts";
@@ -107,18 +99,6 @@ export function isPrivileged(): boolean {
 // libuv adds O_CLOEXEC itself.
 const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const DEV_LIMIT = 2 ** 32;
-/**
- * Files up to this size without xattrs are finished on the thread pool (below); larger ones, and the number of
- * files and bytes in flight, are bounded so memory stays small.
- */
-const ASYNC_FILE_MAX = 1 << 20;
-const MAX_IN_FLIGHT = 64;
-const MAX_IN_FLIGHT_BYTES = 32 << 20;
-const writevAsync = promisify(writev);
-const fchownAsync = promisify(fchown);
-const fchmodAsync = promisify(fchmod);
-const futimesAsync = promisify(futimes);
-const closeAsync = promisify(close);
 /** xattrs that are never applied, whatever the privilege (R13). */
 const NEVER_XATTRS = new Set(["security.selinux", "system.nfs4_acl"]);
 
@@ -146,16 +126,10 @@ export async function applyLayer(
   const applier = new Applier(root, opts);
   const maxEntries = opts.limits?.maxEntries;
   // A layer that ends right after its last entry's data (umoci 0.4.7) is read as complete by readTar itself.
-  try {
-    for await (const entry of readTar(readAhead(tar), maxEntries === undefined ? {} : { maxEntries })) {
-      opts.signal?.throwIfAborted();
-      await applier.entry(entry);
-      await applier.breathe();
-    }
-    await applier.drain();
-  } finally {
-    // On an error too: no file write may still be running when the caller removes the tree.
-    await applier.settle();
+  for await (const entry of readTar(readAhead(tar), maxEntries === undefined ? {} : { maxEntries })) {
+    opts.signal?.throwIfAborted();
+    await applier.entry(entry);
+    await applier.breathe();
   }
   applier.finish();
   return applier.result;
@@ -260,10 +234,6 @@ class Applier {
   readonly lowerTimes = new Map<string, Times>();
   /** Lower directories made writable for an unprivileged extraction: their modes, restored at the end. */
   readonly lowerModes = new Map<string, number>();
-  /** Files being finished on the thread pool (`finishOnPool`), their bytes, and the first failure among them. */
-  readonly #inFlight = new Set<Promise<void>>();
-  #inFlightBytes = 0;
-  #poolFailure: unknown;
   #enotsupWarned = false;
   #noAddonWarned = false;
 
@@ -515,10 +485,6 @@ class Applier {
 
   async writeFile(r: InRootPath, h: TarHeader, e: TarEntry): Promise<void> {
     const fd = this.createAt(r, h, "create file", () => openSync(r.host, OPEN_NEW_FILE, 0o600)) as number;
-    if (h.size <= ASYNC_FILE_MAX && h.xattrs.size === 0) {
-      await this.finishOnPool(fd, r, h, e);
-      return;
-    }
     try {
       let written = 0;
       for await (const chunk of e.body()) {
@@ -538,75 +504,6 @@ class Applier {
     } finally {
       closeSync(fd);
     }
-  }
-
-  /**
-   * A small file without xattrs: read its data, then write it and set owner, mode and times on the thread pool
-   * while the next entries are created (both cores work: file creation is most of an unpack's time). Only the
-   * open descriptor is used from here on, so nothing a later entry does to paths can redirect these calls
-   * (a later entry that replaces or whites out the file leaves them working on the unlinked inode, harmlessly).
-   * Order per file as in the synchronous path: data, chown, chmod (chown clears setuid), times, close.
-   */
-  async finishOnPool(fd: number, r: InRootPath, h: TarHeader, e: TarEntry): Promise<void> {
-    const chunks: Buffer[] = [];
-    try {
-      for await (const c of e.body()) chunks.push(c);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
-    this.result.bytes += h.size;
-    const privileged = this.privileged;
-    const work = (async () => {
-      try {
-        let rest = chunks;
-        while (rest.length > 0) {
-          let n = (await writevAsync(fd, rest)).bytesWritten;
-          const next: Buffer[] = [];
-          for (const c of rest) {
-            if (n >= c.length) n -= c.length;
-            else {
-              next.push(n > 0 ? c.subarray(n) : c);
-              n = 0;
-            }
-          }
-          rest = next;
-        }
-        if (privileged) await fchownAsync(fd, h.uid, h.gid);
-        await fchmodAsync(fd, h.mode);
-        try {
-          await futimesAsync(fd, h.atime ?? h.mtime, h.mtime);
-        } catch (err) {
-          this.warn("W_TIMES", h.path, `times not set: ${(err as Error).message}`);
-        }
-      } catch (err) {
-        this.#poolFailure ??= err instanceof OslessError ? err : fsError(err, r.host, "write file");
-      } finally {
-        await closeAsync(fd).catch(() => {});
-      }
-    })();
-    const size = h.size;
-    this.#inFlightBytes += size;
-    const tracked = work.then(() => {
-      this.#inFlight.delete(tracked);
-      this.#inFlightBytes -= size;
-    });
-    this.#inFlight.add(tracked);
-    while (this.#inFlight.size >= MAX_IN_FLIGHT || this.#inFlightBytes > MAX_IN_FLIGHT_BYTES) {
-      await Promise.race(this.#inFlight);
-    }
-    if (this.#poolFailure !== undefined) throw this.#poolFailure;
-  }
-
-  /** Wait for every file still being finished on the thread pool; throw the first failure. */
-  async drain(): Promise<void> {
-    await this.settle();
-    if (this.#poolFailure !== undefined) throw this.#poolFailure;
-  }
-
-  /** Wait for the thread pool's file work, whatever its outcome. */
-  async settle(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
   makeSymlink(r: InRootPath, h: TarHeader): void {
