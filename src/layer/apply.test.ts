@@ -254,7 +254,7 @@ console.log(JSON.stringify({ uid: process.getuid(), warnings }));
   });
 });
 
-describe("files finished on the thread pool", () => {
+describe("many files", () => {
   test("many small files keep their data, owner, setuid mode and times; hard links to them share the inode", async () => {
     const root = fresh();
     const items: TarWriteItem[] = [];
@@ -280,7 +280,7 @@ describe("files finished on the thread pool", () => {
     assert.equal(lstatSync(join(root, "d0/link")).ino, lstatSync(join(root, "d0/f7")).ino);
   });
 
-  test("a write that fails on the thread pool (ENOSPC on a tiny tmpfs) fails the layer, nothing left running", async () => {
+  test("a write that fails (ENOSPC on a tiny tmpfs) fails the layer with E_IO naming the cause", async () => {
     const mnt = fresh();
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "osless-test", mnt]);
     try {
