@@ -13,6 +13,7 @@ import { Decompress as ZstdDecompress } from "fzstd";
 import { OslessError } from "../errors.ts";
 import { bunzip2 } from "./bzip2.ts";
 import { unxz } from "./xz.ts";
+import { ZstdFrameScanner } from "./zstd-frames.ts";
 
 export type Compression = "none" | "gzip" | "zstd" | "xz" | "bzip2";
 
@@ -109,12 +110,21 @@ export async function sniff(
   }
   const head = Buffer.concat(parts);
   async function* rest(): AsyncGenerator<Uint8Array> {
-    if (head.length > 0) yield head;
-    if (done) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
+    let finished = done;
+    try {
+      if (head.length > 0) yield head;
+      if (done) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) {
+          finished = true;
+          return;
+        }
+        yield r.value;
+      }
+    } finally {
+      // A consumer that stops early must close the source too (a file stream holds a descriptor).
+      if (!finished) await it.return?.();
     }
   }
   return { compression: detectCompression(head), head, source: rest() };
@@ -168,8 +178,9 @@ async function* gunzip(
   const feed = (async () => {
     try {
       for await (const c of source) {
-        // Wait for room, or for the consumer to have destroyed the stream (an output limit, an error):
-        // a destroyed stream never emits 'drain', and waiting for it would hang the whole pipeline.
+        // The consumer may have destroyed the stream (an output limit, an error) while we waited for input:
+        // writing then would raise an unhandled error, and a destroyed stream never emits 'drain' again.
+        if (z.destroyed) return;
         if (!z.write(c)) await untilDrainOrClose(z);
         if (z.destroyed) return;
       }
@@ -195,8 +206,12 @@ async function* gunzip(
   }
 }
 
-function untilDrainOrClose(z: NodeJS.EventEmitter): Promise<void> {
+function untilDrainOrClose(z: NodeJS.EventEmitter & { destroyed: boolean }): Promise<void> {
   return new Promise<void>((resolve) => {
+    if (z.destroyed) {
+      resolve();
+      return;
+    }
     const done = () => {
       z.off("drain", done);
       z.off("close", done);
@@ -220,13 +235,12 @@ async function* unzstd(
   count: (n: number) => void,
   what: string,
 ): AsyncGenerator<Uint8Array> {
-  let checked = false;
   let pending: Uint8Array[] = [];
   const d = new ZstdDecompress((chunk) => {
     count(chunk.length);
     pending.push(chunk);
   });
-  let headBuf = new Uint8Array(0);
+  const frames = new ZstdFrameScanner(MAX_ZSTD_WINDOW, what);
   const wrap = (e: unknown) =>
     e instanceof OslessError
       ? e
@@ -235,7 +249,10 @@ async function* unzstd(
         });
   function* feed(c: Uint8Array): Generator<Uint8Array> {
     for (let o = 0; o < c.length; o += ZSTD_SLICE) {
-      d.push(c.subarray(o, o + ZSTD_SLICE));
+      const slice = c.subarray(o, o + ZSTD_SLICE);
+      // Every frame header is checked before the decoder sees (and allocates for) its frame.
+      frames.push(slice);
+      d.push(slice);
       if (pending.length > 0) {
         const out = pending;
         pending = [];
@@ -244,27 +261,7 @@ async function* unzstd(
     }
   }
   try {
-    for await (const c of source) {
-      if (!checked) {
-        headBuf = Buffer.concat([headBuf, c]);
-        const w = zstdWindowSize(headBuf);
-        if (w === undefined && headBuf.length < 18) continue;
-        if (w !== undefined && w > MAX_ZSTD_WINDOW) {
-          throw new OslessError(
-            "E_SIZE_LIMIT",
-            `${what}: zstd window of ${w} bytes exceeds the ${MAX_ZSTD_WINDOW}-byte limit`,
-            {
-              hint: "recompress with a smaller window (zstd --long=27 or less)",
-            },
-          );
-        }
-        checked = true;
-        yield* feed(headBuf);
-      } else {
-        yield* feed(c);
-      }
-    }
-    if (!checked && headBuf.length > 0) yield* feed(headBuf);
+    for await (const c of source) yield* feed(c);
     d.push(new Uint8Array(0), true);
     yield* pending;
   } catch (e) {

@@ -98,6 +98,7 @@ export async function* unxz(
   };
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let settled = false; // the decoder stream ended or failed, and so released its context
+  let sourceFailure: { error: unknown } | undefined;
   try {
     const first = await nextChunk();
     if (first === undefined) throw corrupt(what, "unexpected end of input (empty)");
@@ -105,7 +106,13 @@ export async function* unxz(
     const input = new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
-          const c = pending ?? (await nextChunk());
+          let c: Uint8Array | undefined;
+          try {
+            c = pending ?? (await nextChunk());
+          } catch (e) {
+            sourceFailure = { error: e };
+            throw e;
+          }
           pending = undefined;
           if (c === undefined) controller.close();
           else controller.enqueue(c);
@@ -118,6 +125,8 @@ export async function* unxz(
     for (;;) {
       const r = await reader.read().catch((e: unknown) => {
         settled = true;
+        // A failure to read the input (I/O, a digest check upstream) is not corrupt xz data: pass it on.
+        if (sourceFailure !== undefined && e === sourceFailure.error) throw e;
         throw translate(e, what);
       });
       if (r.done) {
