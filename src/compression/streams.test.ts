@@ -29,6 +29,10 @@ function tracked(data: Buffer, opts: { chunk?: number; delayMs?: number; failAft
   return { source: gen(), state };
 }
 
+async function* once(b: Buffer): AsyncGenerator<Uint8Array> {
+  yield b;
+}
+
 function compress(c: Compression, data: Buffer): Buffer {
   if (c === "gzip") return gzipSync(data);
   const tool = { zstd: "zstd", xz: "xz", bzip2: "bzip2", none: "cat" }[c];
@@ -92,7 +96,7 @@ test("zstd: every frame's window is checked, not only the first frame's (a 2 GiB
   const rss = process.memoryUsage().rss;
   await assert.rejects(
     (async () => {
-      for await (const _ of decompress([Buffer.concat([small, huge])], "zstd")) {
+      for await (const _ of decompress(once(Buffer.concat([small, huge])), "zstd")) {
       }
     })(),
     (e) => isOslessError(e, "E_SIZE_LIMIT") && /frame 2/.test(e.message) && /window/.test(e.message),
@@ -102,7 +106,7 @@ test("zstd: every frame's window is checked, not only the first frame's (a 2 GiB
   const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0]), Buffer.from("xyz")]);
   const checked = execFileSync("zstd", ["-c", "--check"], { input: payload });
   const out: Buffer[] = [];
-  for await (const c of decompress([Buffer.concat([small, skippable, checked, small])], "zstd"))
+  for await (const c of decompress(once(Buffer.concat([small, skippable, checked, small])), "zstd"))
     out.push(Buffer.from(c));
   assert.deepEqual(
     Buffer.concat(out),
