@@ -89,6 +89,8 @@ export interface DecompressOptions {
   /** Fail once more than this many bytes come out (default: unlimited). */
   maxOutput?: number;
   what?: string;
+  /** How the user can raise `maxOutput` (a flag), for the error's hint. */
+  limitHint?: string;
 }
 
 /** Peek at the first bytes of a source: returns the compression and a source that still yields every byte. */
@@ -143,7 +145,10 @@ export async function* decompress(
     out += n;
     if (out > max) {
       throw new OslessError("E_SIZE_LIMIT", `${what}: decompressed data exceeds the limit of ${max} bytes`, {
-        hint: "the layer is larger than allowed (or a decompression bomb); raise the limit only for trusted images",
+        hint:
+          opts.limitHint ??
+          "the data is larger than allowed (or a decompression bomb); raise the limit only for input you trust",
+        details: { limit: max },
       });
     }
   };
