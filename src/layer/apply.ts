@@ -417,6 +417,12 @@ class Applier {
     // The final component is not looked at here: creating it fails with EEXIST when something is there
     // (none of the calls follows a symlink there), and only then R6 applies (`createAt`).
     let r = resolveInRoot(this.root, clean, { statFinal: false });
+    if (target !== undefined && r.missingFrom >= 0) {
+      // R10 would replace the first missing parent (a non-directory, if it exists) by a directory: when that is
+      // the link's target, link(2) would fail (EPERM on the new directory). Refused before anything changes.
+      const replaced = r.parts.slice(0, r.missingFrom + 1).join("/");
+      if (target.rel === replaced || target.rel.startsWith(`${replaced}/`)) throw linkRemoved(h);
+    }
     if (r.missingFrom >= 0) {
       r = makeParents(this.root, r, (m) => {
         this.madeDirs.add(m.rel);
@@ -520,12 +526,7 @@ class Applier {
     try {
       this.createAt(r, h, "create hard link", () => linkSync(target.host, r.host));
     } catch (e) {
-      if (e instanceof OslessError && e.details?.errno === "ENOENT") {
-        throw invalidEntry(
-          h,
-          `is a hard link to "${printable(h.linkpath)}", which this entry itself removed`,
-        );
-      }
+      if (e instanceof OslessError && e.details?.errno === "ENOENT") throw linkRemoved(h);
       throw e;
     }
   }
@@ -785,6 +786,14 @@ function invalidEntry(h: TarHeader, what: string): OslessError {
     hint: "the layer is corrupt or hostile; do not use this image",
     details: { path: h.path, type: h.type, linkpath: h.linkpath },
   });
+}
+
+/** The hard link's target was removed by making room for the link itself (R6, R10); as the view says it. */
+function linkRemoved(h: TarHeader): OslessError {
+  return invalidEntry(
+    h,
+    `is a hard link whose target "${printable(h.linkpath)}" was removed by this very entry`,
+  );
 }
 
 function notUtf8(h: TarHeader, what: string): OslessError {

@@ -35,6 +35,7 @@ import type { ProgressEvent } from "../../src/events/index.ts";
 import type { ApplyWarning } from "../../src/layer/apply.ts";
 import type { LayerSource } from "../../src/layer/source.ts";
 import { type UnpackOptions, type UnpackResult, unpackLayers } from "../../src/layer/unpack.ts";
+import { buildView } from "../../src/layer/view.ts";
 import { imageLayers } from "../../src/store/layers.ts";
 import { IMAGES, ociLayout } from "../fixtures/images.ts";
 import { layoutBlobPath, layoutLayerSources } from "../fixtures/layout.ts";
@@ -417,6 +418,22 @@ describe("hard links", () => {
     const b = makeArena();
     await refused(b, L([F("a", "lower")], [H("a", "a")]), "E_LAYER_INVALID", {}, /itself/);
   });
+
+  for (const [label, items] of [
+    ["F a; H a/b => a (R10)", [F("a", "x"), H("a/b", "a")]],
+    ["D x; F x/y; H x => x/y (R6)", [D("x"), F("x/y", "y"), H("x", "x/y")]],
+  ] as const) {
+    test(`hl-removed (extra): ${label} is refused by unpack and by the view alike`, async () => {
+      const a = makeArena();
+      const ls = L([...items]);
+      await refused(a, ls, "E_LAYER_INVALID", {}, /removed by this very entry/);
+      await assert.rejects(
+        buildView(ls),
+        (e: unknown) =>
+          isOslessError(e, "E_LAYER_INVALID") && /removed by this very entry/.test((e as Error).message),
+      );
+    });
+  }
 
   test("hl-chmod-through: S e -> <canary file 0400>; H h => e mode 0777 leaves the canary 0400", async () => {
     const a = makeArena();
