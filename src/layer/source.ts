@@ -8,6 +8,7 @@ import { decompress, sniff } from "../compression/index.ts";
 import { type Digest, digestMismatch, Hasher, parseDigest, sizeMismatch } from "../digest/index.ts";
 import { OslessError } from "../errors.ts";
 import type { Descriptor } from "../spec/index.ts";
+import { printable } from "./paths.ts";
 
 export interface LayerSource {
   /** Position in the image, base layer first (0-based). */
@@ -53,6 +54,35 @@ export interface LayerTarOptions {
 /** "layer 2 (sha256:abcd…)" */
 export function layerLabel(layer: Pick<LayerSource, "index" | "descriptor">): string {
   return `layer ${layer.index + 1} (${layer.descriptor.digest})`;
+}
+
+/**
+ * An error met while reading or applying `layer`, saying so: an OslessError whose message does not start with
+ * the layer's label gets it as a prefix (and `entry "<path>": ` when `entryPath` is given and the message does
+ * not name it), and `details.layer` (0-based index) and `details.digest`. Other errors pass through.
+ */
+export function inLayer(
+  e: unknown,
+  layer: Pick<LayerSource, "index" | "descriptor">,
+  entryPath?: string,
+): unknown {
+  if (!(e instanceof OslessError)) return e;
+  const where = layerLabel(layer);
+  if (e.message.startsWith(where)) return e;
+  const msg =
+    entryPath === undefined || e.message.includes(`"${printable(entryPath)}"`)
+      ? e.message
+      : `entry "${printable(entryPath)}": ${e.message}`;
+  return new OslessError(e.code, `${where}: ${msg}`, {
+    hint: e.hint,
+    cause: e,
+    details: {
+      ...e.details,
+      layer: layer.index,
+      digest: layer.descriptor.digest,
+      ...(entryPath === undefined ? {} : { entry: entryPath }),
+    },
+  });
 }
 
 /** Per-layer cap on uncompressed bytes for this layer. */

@@ -127,3 +127,18 @@ test("warnings reach onWarning and the events as notes", async () => {
   assert.equal(notes.length, 1);
   assert.match(notes[0]!, /^layer 1\/1: null: /);
 });
+
+test("an error while applying a layer names the layer (label, details.layer and details.digest)", async () => {
+  const parent = fresh();
+  const ls = [await layer(0, [F("a")]), await layer(1, [F("../escape", "x")])];
+  await assert.rejects(
+    unpackLayers(ls, join(parent, "out")),
+    (e: unknown) =>
+      isOslessError(e, "E_TAR_UNSAFE_PATH") &&
+      e.message.startsWith(`layer 2 (${ls[1]!.descriptor.digest}): `) &&
+      /\.\.\/escape/.test(e.message) &&
+      e.details?.layer === 1 &&
+      e.details?.digest === ls[1]!.descriptor.digest,
+  );
+  assert.deepEqual(readdirSync(parent), []);
+});

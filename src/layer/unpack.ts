@@ -15,7 +15,7 @@ import { isErrno } from "../_internal/fs.ts";
 import { OslessError } from "../errors.ts";
 import { type EventSink, noEvents, reportProgress } from "../events/index.ts";
 import { type ApplyOptions, type ApplyWarning, applyLayer } from "./apply.ts";
-import { type ImageBudget, type LayerSource, layerTar } from "./source.ts";
+import { type ImageBudget, inLayer, type LayerSource, layerTar } from "./source.ts";
 
 export interface UnpackOptions extends ApplyOptions {
   events?: EventSink | undefined;
@@ -77,10 +77,15 @@ export async function unpackLayers(
         events({ type: "note", level: "warn", text: `${label}: ${w.path}: ${w.message}` });
       };
       const counted: LayerSource = { ...layer, open: () => reportProgress(layer.open(), id, events) };
-      const r = await applyLayer(layerTar(counted, { limits: opts.limits, budget, signal }), rootfs, {
-        ...opts,
-        onWarning,
-      });
+      let r: Awaited<ReturnType<typeof applyLayer>>;
+      try {
+        r = await applyLayer(layerTar(counted, { limits: opts.limits, budget, signal }), rootfs, {
+          ...opts,
+          onWarning,
+        });
+      } catch (e) {
+        throw inLayer(e, layer);
+      }
       events({ type: "end", id });
       result.layers++;
       result.entries += r.entries;

@@ -16,7 +16,14 @@ import { OslessError } from "../errors.ts";
 import { type EventSink, reportProgress } from "../events/index.ts";
 import { readTar, type TarHeader, type TarType } from "../tar/index.ts";
 import { entryRole, normalizeEntryPath, printable } from "./paths.ts";
-import { type ImageBudget, type LayerLimits, type LayerSource, layerLabel, layerTar } from "./source.ts";
+import {
+  type ImageBudget,
+  inLayer,
+  type LayerLimits,
+  type LayerSource,
+  layerLabel,
+  layerTar,
+} from "./source.ts";
 import { type EntryMeta, type LayerChange, Tree, type TreeNode } from "./view-tree.ts";
 
 export type { ChangeBefore, ChangeKind, LayerChange } from "./view-tree.ts";
@@ -283,20 +290,6 @@ export class SquashedView {
   }
 }
 
-function entryError(e: unknown, source: LayerSource, entryPath: string): unknown {
-  if (!(e instanceof OslessError)) return e;
-  const where = layerLabel(source);
-  if (e.message.startsWith(where)) return e;
-  const msg = e.message.includes(`"${printable(entryPath)}"`)
-    ? e.message
-    : `entry "${printable(entryPath)}": ${e.message}`;
-  return new OslessError(e.code, `${where}: ${msg}`, {
-    hint: e.hint,
-    cause: e,
-    details: { ...e.details, layer: source.index, entry: entryPath },
-  });
-}
-
 /**
  * Build the squashed view of `layers` (base first) in one streaming pass. Every layer is read to its end, so
  * a corrupt blob or wrong DiffID fails the build (E_DIGEST_MISMATCH / E_SIZE_MISMATCH). Entries the unpacker
@@ -372,7 +365,7 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
         if (h.xattrs.size !== (meta.xattrs?.size ?? 0)) warnedXattr = true;
         tree.apply(clean, meta, { offset: e.dataOffset, digest });
       } catch (err) {
-        throw entryError(err, source, h.path);
+        throw inLayer(err, source, h.path);
       }
     }
     const changes = tree.endLayer();
