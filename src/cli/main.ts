@@ -394,15 +394,37 @@ Examples:
       const layers = imageLayers(s, img);
       const progress = createProgress(io.stderr, !opts.quiet && !opts.json);
       const warnings: { code: string; path: string; message: string }[] = [];
-      let r: Awaited<ReturnType<typeof unpackLayers>>;
+      // Ctrl-C or a kill stops the unpack between entries, so that it removes its working directory; a second
+      // signal has the default effect (the listeners are `once`).
+      const ac = new AbortController();
+      let interrupted: NodeJS.Signals | undefined;
+      const onSignal = (sig: NodeJS.Signals) => {
+        interrupted = sig;
+        ac.abort();
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      let r: Awaited<ReturnType<typeof unpackLayers>> | undefined;
       try {
         r = await unpackLayers(layers, dir, {
           limits,
           events: progress.sink,
           onWarning: (w) => warnings.push(w),
+          signal: ac.signal,
         });
+      } catch (e) {
+        if (interrupted === undefined) throw e;
       } finally {
         progress.stop();
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      if (r === undefined) {
+        const message = `interrupted (${interrupted}): the partial unpack was removed and ${dir} left as it was`;
+        if (opts.json) io.stderr.write(`${JSON.stringify({ error: { code: "E_INTERRUPTED", message } })}\n`);
+        else io.stderr.write(`Error: ${message}\n`);
+        // The shell's convention for a process ended by a signal: 128 + its number (SIGINT 2, SIGTERM 15).
+        return interrupted === "SIGINT" ? 130 : 143;
       }
       const { resolve } = await import("node:path");
       if (opts.quiet && !opts.json) {

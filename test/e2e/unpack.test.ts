@@ -1,6 +1,6 @@
-/** `osless unpack`: a real two-layer image through the CLI, its errors, and the host left as it was. */
+/** `osless unpack`: a real two-layer image through the CLI, its errors, Ctrl-C, and the host left as it was. */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -103,4 +103,42 @@ test("unpack of a corrupt layer blob or over --max-layer-size fails and leaves n
   assert.match(r.stderr, /layer 2/);
   assert.match(r.stderr, /E_DIGEST_MISMATCH|E_COMPRESSION|corrupt|does not match/);
   assert.deepEqual(await snapshot(work), snap);
+});
+
+test("Ctrl-C during unpack stops it: exit 130, 'interrupted', no target and no working directory left", async () => {
+  const work = await tmpdir("osless-unpack-int-");
+  const root = join(work, "store");
+  const layout = await ociLayout(IMAGES.debian);
+  const l = await osless(root, ["load", "--json", "-i", `oci:${layout}:latest`]);
+  assert.equal(l.code, 0, l.stderr);
+  const id = JSON.parse(l.stdout).images[0].id as string;
+  const dest = join(work, "rootfs");
+  const main = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+  const child = spawn(process.execPath, ["--import", "tsx", main, "unpack", "-q", id, dest], {
+    env: { ...process.env, OSLESS_ROOT: root, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c) => (stderr += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal })),
+  );
+  // Interrupt once the working directory exists (the unpack is under way), or after 10 s at the latest.
+  const started = Date.now();
+  let sawWork = false;
+  while (child.exitCode === null && Date.now() - started < 10_000) {
+    if ((await readdir(work)).some((n) => n.startsWith(".rootfs.osless-unpack-"))) {
+      sawWork = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(sawWork, `the unpack never started: ${stderr}`);
+  await new Promise((r) => setTimeout(r, 100));
+  child.kill("SIGINT");
+  const { code, signal } = await exited;
+  assert.equal(signal, null, `killed by ${signal}: ${stderr}`);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted \(SIGINT\)/);
+  assert.deepEqual(await readdir(work), ["store"]);
 });
