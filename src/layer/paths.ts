@@ -55,7 +55,10 @@ export function normalizeEntryPath(raw: string, maxDepth = MAX_DEPTH): string {
     throw new OslessError(
       "E_TAR_LIMIT",
       `layer entry "${printable(raw.slice(0, 200))}…": ${out.length} levels deep, over the limit of ${maxDepth}`,
-      { hint: "raise the depth limit only for images you trust", details: { limit: maxDepth } },
+      {
+        hint: `entry names may be at most ${maxDepth} levels deep, a fixed limit for safety that real images stay far below; the layer is corrupt or hostile`,
+        details: { limit: maxDepth },
+      },
     );
   }
   const clean = out.length === 0 ? "." : out.join("/");

@@ -133,7 +133,10 @@ export async function* layerTar(layer: LayerSource, opts: LayerTarOptions = {}):
         throw new OslessError(
           "E_SIZE_LIMIT",
           `${what}: the image's layers exceed the limit of ${imageLimit} uncompressed bytes`,
-          { hint: "raise the image size limit only for images you trust", details: { limit: imageLimit } },
+          {
+            hint: "raise the limit with --max-image-size (default 64 GiB) only for images you trust",
+            details: { limit: imageLimit },
+          },
         );
       }
     }

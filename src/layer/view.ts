@@ -17,6 +17,7 @@ import { type EventSink, reportProgress } from "../events/index.ts";
 import { readTar, type TarHeader, type TarType } from "../tar/index.ts";
 import { entryRole, normalizeEntryPath, printable } from "./paths.ts";
 import {
+  DEFAULT_MAX_ENTRIES,
   type ImageBudget,
   inLayer,
   type LayerLimits,
@@ -227,7 +228,10 @@ export class SquashedView {
     const offset = node.contentOffset;
     const hash = node.digest !== undefined ? createHash("sha256") : undefined;
     const tar = layerTar(source, { limits: this.#limits, signal: opts.signal });
-    const entries = readTar(tar, { drain: false, maxEntries: this.#limits?.maxEntries ?? 500_000 });
+    const entries = readTar(tar, {
+      drain: false,
+      maxEntries: this.#limits?.maxEntries ?? DEFAULT_MAX_ENTRIES,
+    });
     try {
       for await (const e of entries) {
         if (e.dataOffset < offset) continue;
@@ -322,7 +326,7 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
     const raw: RawEntry[] | undefined = opts.rawEntries ? [] : undefined;
     const tar = layerTar(opened, { limits, budget, signal });
     // A layer that ends right after its last entry's data (umoci 0.4.7) is read as complete by readTar itself.
-    for await (const e of readTar(tar, { maxEntries: limits?.maxEntries ?? 500_000 })) {
+    for await (const e of readTar(tar, { maxEntries: limits?.maxEntries ?? DEFAULT_MAX_ENTRIES })) {
       const h = e.header;
       entries++;
       if (h.type === "file") bytes += h.size;

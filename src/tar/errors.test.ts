@@ -195,6 +195,14 @@ test("more entries than maxEntries -> E_TAR_LIMIT; exactly maxEntries is fine", 
   assert.equal((await collectEntries(five, { maxEntries: 5 })).length, 5);
   const six = Buffer.concat([...[1, 2, 3, 4, 5, 6].map((i) => file(`f${i}`, "")), EOA]);
   await refuses(six, "E_TAR_LIMIT", { maxEntries: 5 }, /"f6" at byte 2560: more than 5 entries/);
+  // The hint states the limit and that it is fixed: users have no way to raise it.
+  await assert.rejects(ourDump(chunked(six, 512), { maxEntries: 5 }), (e) => {
+    assert.ok(isOslessError(e, "E_TAR_LIMIT"));
+    assert.match(e.hint ?? "", /5 entries/);
+    assert.match(e.hint ?? "", /fixed/);
+    assert.doesNotMatch(e.hint ?? "", /raise/);
+    return true;
+  });
 });
 
 test("numbers: octal with spaces/NULs, base-256 accepted; negative base-256 size and non-octal digits refused", async () => {

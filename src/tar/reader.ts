@@ -407,7 +407,7 @@ function finish(
   st.entries++;
   if (st.entries > st.maxEntries) {
     throw new OslessError("E_TAR_LIMIT", `${where(headerOffset, path)}: more than ${st.maxEntries} entries`, {
-      hint: "raise the entry limit only for archives you trust",
+      hint: `an archive may hold at most ${st.maxEntries} entries, a fixed limit against archive bombs that real images stay far below; the archive is corrupt or hostile`,
       details: { offset: headerOffset, path, limit: st.maxEntries },
     });
   }
