@@ -213,10 +213,13 @@ describe("unprivileged, for real (as nobody)", () => {
     writeFileSync(
       l2,
       await tarBytes([
+        // FIFOs (made by mknod) in lower 0555 directories, first thing in them; one over a lower file (R6).
+        { entry: { path: "usr/bin/p", type: "fifo", mode: 0o640 } },
+        { entry: { path: "usr/old", type: "fifo", mode: 0o600 } },
         F("usr/new", "n"),
-        F("usr/old", "o2"),
         F("usr/bin/.wh.x"),
         F("usr/bin/y", "y", { uid: 1234 }),
+        F("usr/old", "o2"),
       ]),
     );
     writeFileSync(l3, await tarBytes([F("usr/lib/z", "z"), F("usr/lib/.wh..wh..opq")]));
@@ -244,7 +247,10 @@ console.log(JSON.stringify({ uid: process.getuid(), warnings }));
     assert.equal(child.uid, 65534);
     assert.deepEqual(child.warnings, []);
     assert.deepEqual(readdirSync(join(root, "usr")).sort(), ["bin", "lib", "new", "old"]);
-    assert.deepEqual(readdirSync(join(root, "usr/bin")), ["y"]);
+    assert.deepEqual(readdirSync(join(root, "usr/bin")).sort(), ["p", "y"]);
+    const fifo = lstatSync(join(root, "usr/bin/p"));
+    assert.ok(fifo.isFIFO());
+    assert.equal(fifo.mode & 0o7777, 0o640);
     assert.equal(readFileSync(join(root, "usr/old"), "utf8"), "o2");
     for (const d of ["usr", "usr/bin"]) assert.equal(lstatSync(join(root, d)).mode & 0o7777, 0o555, d);
     assert.equal(lstatSync(join(root, "usr/lib")).mode & 0o7777, 0o500);

@@ -363,7 +363,11 @@ class Applier {
     } catch (e) {
       if (!this.privileged && isCode(e, "EACCES")) {
         this.makeWritable(host, rel);
-        return readdirSync(host);
+        try {
+          return readdirSync(host);
+        } catch (e2) {
+          throw fsError(e2, host, "read directory");
+        }
       }
       throw fsError(e, host, "read directory");
     }
@@ -426,7 +430,13 @@ class Applier {
     if (r.missingFrom >= 0) {
       r = makeParents(this.root, r, (m) => {
         this.madeDirs.add(m.rel);
-        if (this.privileged) lchownSync(m.host, 0, 0);
+        if (this.privileged) {
+          try {
+            lchownSync(m.host, 0, 0);
+          } catch (e) {
+            throw fsError(e, m.host, "chown to 0:0");
+          }
+        }
       });
     }
     if (target !== undefined && target.rel === r.rel) throw invalidEntry(h, "is a hard link to itself");
@@ -505,10 +515,19 @@ class Applier {
       this.applyXattrs(r.host, h);
       this.setTimes(h, () => futimesSync(fd, h.atime ?? h.mtime, h.mtime));
     } catch (err) {
-      if (err instanceof OslessError) throw err;
+      try {
+        closeSync(fd);
+      } catch {
+        // The first error is the one to report.
+      }
+      // Only filesystem calls' errors are "cannot write": the tar's (OslessError) or an abort pass as they are.
+      if ((err as NodeJS.ErrnoException)?.syscall === undefined) throw err;
       throw fsError(err, r.host, "write file");
-    } finally {
+    }
+    try {
       closeSync(fd);
+    } catch (err) {
+      throw fsError(err, r.host, "close file");
     }
   }
 
@@ -532,29 +551,27 @@ class Applier {
   }
 
   makeNode(r: InRootPath, h: TarHeader): void {
-    const existing = lstatMaybe(r.host);
-    if (existing) this.removeAny(r.rel, r.host, existing);
     const args =
       h.type === "fifo"
         ? ["-m", "0600", "--", r.host, "p"]
         : ["-m", "0600", "--", r.host, h.type === "char" ? "c" : "b", String(h.devmajor), String(h.devminor)];
     try {
-      execFileSync("mknod", args, { stdio: ["ignore", "ignore", "pipe"] });
+      // Through createAt like every other creator: R6 on EEXIST, a lower 0555 parent opened up on EACCES.
+      this.createAt(r, h, `create ${h.type === "fifo" ? "FIFO" : "device node"}`, () => mknod(args));
     } catch (e) {
-      const stderr = String((e as { stderr?: Buffer }).stderr ?? "");
-      if (h.type === "fifo" && /Operation not permitted/.test(stderr)) {
+      if (h.type === "fifo" && e instanceof OslessError && e.details?.errno === "EPERM") {
         this.warn("W_FIFO_SKIPPED", h.path, `FIFO skipped: the filesystem refused it (EPERM)`);
         return;
       }
-      throw new OslessError("E_IO", `${r.host}: mknod failed: ${stderr.trim() || (e as Error).message}`, {
-        hint: "device nodes and FIFOs are made with coreutils mknod; check that it is installed",
-        cause: e,
-        details: { path: r.host },
-      });
+      throw e;
     }
     if (this.privileged) this.chown(r.host, h);
     // A FIFO or device node is not a symlink (just made): chmod does not follow anything here.
-    chmodSync(r.host, h.mode);
+    try {
+      chmodSync(r.host, h.mode);
+    } catch (e) {
+      throw fsError(e, r.host, "chmod");
+    }
     this.applyXattrs(r.host, h);
     this.setTimes(h, () => lutimesSync(r.host, h.atime ?? h.mtime, h.mtime));
   }
@@ -703,7 +720,11 @@ class Applier {
     const st = lstatMaybe(host);
     if (!st?.isDirectory()) return;
     if (!this.lowerModes.has(rel) && !this.dirMeta.has(rel)) this.lowerModes.set(rel, st.mode & 0o7777);
-    chmodSync(host, (st.mode & 0o7777) | 0o700);
+    try {
+      chmodSync(host, (st.mode & 0o7777) | 0o700);
+    } catch (e) {
+      throw fsError(e, host, "make the directory writable (chmod)");
+    }
   }
 
   /**
@@ -733,6 +754,40 @@ class Applier {
         }
       }
     }
+  }
+}
+
+/** mknod(1)'s messages in the C locale, as the errno they stand for. */
+const MKNOD_ERRNO: [RegExp, string][] = [
+  [/: File exists$/m, "EEXIST"],
+  [/: Permission denied$/m, "EACCES"],
+  [/: Operation not permitted$/m, "EPERM"],
+];
+
+/**
+ * Run coreutils `mknod` (Node has no mknod/mkfifo) in the C locale; a failure is thrown as an error whose
+ * `code` is the errno its message stands for (so that createAt and inParent can act on it), or an OslessError
+ * when mknod itself cannot be run.
+ */
+function mknod(args: string[]): void {
+  try {
+    execFileSync("mknod", args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, LC_ALL: "C" },
+    });
+  } catch (e) {
+    const stderr = String((e as { stderr?: Buffer }).stderr ?? "").trim();
+    if (stderr === "") {
+      throw new OslessError("E_IO", `cannot run mknod: ${(e as Error).message}`, {
+        hint: "device nodes and FIFOs are made with coreutils mknod; check that it is installed",
+        cause: e,
+        details: { errno: (e as NodeJS.ErrnoException).code },
+      });
+    }
+    const err: NodeJS.ErrnoException = new Error(stderr);
+    const code = MKNOD_ERRNO.find(([re]) => re.test(stderr))?.[1];
+    if (code !== undefined) err.code = code;
+    throw err;
   }
 }
 
