@@ -428,7 +428,8 @@ Examples:
       }
       const { resolve } = await import("node:path");
       if (opts.quiet && !opts.json) {
-        for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`);
+        const { warningText } = await import("../layer/apply.ts");
+        for (const w of warnings) io.stderr.write(`warning: ${warningText(w)}\n`);
       }
       if (opts.json) {
         (await import("./output/report.ts")).printJson(io, {

@@ -62,6 +62,12 @@ export interface ApplyWarning {
   message: string;
 }
 
+/** A warning as one line: "<path>: <message>" (the message alone when it already starts with the path). */
+export function warningText(w: ApplyWarning): string {
+  const path = printable(w.path);
+  return w.message.startsWith(path) ? w.message : `${path}: ${w.message}`;
+}
+
 export interface ApplyOptions {
   /** maxEntries (passed to the tar reader), maxDepth (components per name). */
   limits?: LayerLimits | undefined;

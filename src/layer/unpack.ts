@@ -14,7 +14,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { isErrno } from "../_internal/fs.ts";
 import { OslessError } from "../errors.ts";
 import { type EventSink, noEvents, reportProgress } from "../events/index.ts";
-import { type ApplyOptions, type ApplyWarning, applyLayer } from "./apply.ts";
+import { type ApplyOptions, type ApplyWarning, applyLayer, warningText } from "./apply.ts";
 import { type ImageBudget, inLayer, type LayerSource, layerTar } from "./source.ts";
 
 export interface UnpackOptions extends ApplyOptions {
@@ -74,7 +74,7 @@ export async function unpackLayers(
       events({ type: "start", id, label, total: layer.descriptor.size });
       const onWarning = (w: ApplyWarning) => {
         opts.onWarning?.(w);
-        events({ type: "note", level: "warn", text: `${label}: ${w.path}: ${w.message}` });
+        events({ type: "note", level: "warn", text: `${label}: ${warningText(w)}` });
       };
       const counted: LayerSource = { ...layer, open: () => reportProgress(layer.open(), id, events) };
       let r: Awaited<ReturnType<typeof applyLayer>>;

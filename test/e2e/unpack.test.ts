@@ -1,9 +1,10 @@
 /** `osless unpack`: a real two-layer image through the CLI, its errors, Ctrl-C, and the host left as it was. */
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { lstat, mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tarBytes } from "../../src/tar/testkit.ts";
 import { IMAGES, ociLayout } from "../fixtures/images.ts";
 import { BUSYBOX_PASSWD } from "../fixtures/rootfs.ts";
 import { tmpdir } from "../fixtures/tools.ts";
@@ -141,4 +142,39 @@ test("Ctrl-C during unpack stops it: exit 130, 'interrupted', no target and no w
   assert.equal(code, 130, stderr);
   assert.match(stderr, /interrupted \(SIGINT\)/);
   assert.deepEqual(await readdir(work), ["store"]);
+});
+
+test("unpack warnings name the entry, with -q and in the progress notes", async () => {
+  const work = await tmpdir("osless-unpack-warn-");
+  const root = join(work, "store");
+  const tar = join(work, "layer.tar");
+  await writeFile(
+    tar,
+    await tarBytes([
+      {
+        entry: {
+          path: "etc/x",
+          type: "file",
+          mode: 0o644,
+          mtime: 1_700_000_000,
+          xattrs: new Map([["trusted.overlay.opaque", Buffer.from("y")]]),
+        },
+        body: Buffer.from("x"),
+      },
+    ]),
+  );
+  await utimes(tar, 1_700_000_000, 1_700_000_000); // the fixture cache keys on it
+  const layout = await ociLayout({ layers: [{ tar }] });
+  const l = await osless(root, ["load", "--json", "-i", `oci:${layout}:latest`]);
+  assert.equal(l.code, 0, l.stderr);
+  const id = JSON.parse(l.stdout).images[0].id as string;
+  const quiet = await osless(root, ["unpack", "-q", id, join(work, "q")]);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.equal(
+    quiet.stderr,
+    "warning: etc/x: xattr trusted.overlay.opaque refused: trusted.* attributes are never applied\n",
+  );
+  const loud = await osless(root, ["unpack", id, join(work, "l")]);
+  assert.equal(loud.code, 0, loud.stderr);
+  assert.match(loud.stderr, /^warning: layer 1\/1: etc\/x: xattr trusted\.overlay\.opaque refused/m);
 });
