@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { isOslessError } from "../errors.ts";
-import { collect, tarBytes } from "../tar/testkit.ts";
+import { tarBytes } from "../tar/testkit.ts";
 import type { TarWriteItem } from "../tar/writer.ts";
 import { type ApplyWarning, applyLayer, isPrivileged, readAhead } from "./apply.ts";
 
@@ -125,19 +125,16 @@ describe("applyLayer", () => {
 });
 
 describe("readAhead", () => {
-  test("passes every chunk through in order and counts them", async () => {
+  test("passes every chunk through, in order", async () => {
     const parts = Array.from({ length: 50 }, (_, i) => Buffer.from([i]));
-    const count = { bytes: 0, ended: false };
-    const out = await collect(
-      readAhead(
-        (async function* () {
-          yield* parts;
-        })(),
-        count,
-      ) as AsyncIterable<Buffer>,
-    );
-    assert.deepEqual(out, Buffer.concat(parts));
-    assert.deepEqual(count, { bytes: 50, ended: true });
+    const chunks: Buffer[] = [];
+    for await (const c of readAhead(
+      (async function* () {
+        yield* parts;
+      })(),
+    ))
+      chunks.push(Buffer.from(c));
+    assert.deepEqual(chunks, parts);
   });
 
   test("reads at most maxBytes ahead of a stalled consumer", async () => {
@@ -148,7 +145,7 @@ describe("readAhead", () => {
         yield Buffer.alloc(1024);
       }
     })();
-    const it = readAhead(src, undefined, 16 * 1024)[Symbol.asyncIterator]();
+    const it = readAhead(src, 16 * 1024)[Symbol.asyncIterator]();
     await it.next();
     await new Promise((r) => setTimeout(r, 50));
     assert.ok(pulled <= 16 + 2, `pulled ${pulled} chunks of 1 KiB`);
@@ -182,6 +179,48 @@ describe("readAhead", () => {
     })();
     for await (const _ of readAhead(src)) break;
     assert.ok(closed);
+  });
+
+  /** A source of `n` chunks (each after `delay` ms) that counts the calls of its iterator's `return`. */
+  function spySource(n: number, delay = 0) {
+    const spy = { returns: 0, pulled: 0 };
+    const iterable: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+          if (spy.pulled >= n) return { done: true, value: undefined };
+          spy.pulled++;
+          return { done: false, value: Buffer.alloc(1024) };
+        },
+        return: async () => {
+          spy.returns++;
+          return { done: true, value: undefined };
+        },
+      }),
+    };
+    return { spy, iterable };
+  }
+
+  test("a consumer that stops early closes an unfinished source, wherever the read-ahead is; a finished one is not", async () => {
+    // The read-ahead is full (waiting for room) when the consumer stops.
+    const full = spySource(1000);
+    const it = readAhead(full.iterable, 4 * 1024)[Symbol.asyncIterator]();
+    await it.next();
+    await new Promise((r) => setTimeout(r, 20));
+    await it.return(undefined);
+    assert.equal(full.spy.returns, 1);
+    // A pull is in flight (slow source) when the consumer stops.
+    const slow = spySource(1000, 20);
+    for await (const _ of readAhead(slow.iterable)) break;
+    assert.equal(slow.spy.returns, 1);
+    // The source ended: nothing to close, even if the consumer stops before the last chunk.
+    const ended = spySource(3);
+    const it2 = readAhead(ended.iterable)[Symbol.asyncIterator]();
+    await it2.next();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(ended.spy.pulled, 3);
+    await it2.return(undefined);
+    assert.equal(ended.spy.returns, 0);
   });
 });
 

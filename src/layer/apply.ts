@@ -9,7 +9,9 @@
  *   risk of a second code path; the refusal is explicit rather than a silent U+FFFD rename.
  * - Every entry is resolved afresh under ROOT with `resolveInRoot` (R4, R5): parents followed with chroot
  *   semantics, the final component never. Missing parents become 0755 directories, a non-directory parent is
- *   replaced (R10). Files are opened O_CREAT|O_EXCL|O_NOFOLLOW after R6 removed what was there.
+ *   replaced (R10). The final component is created first (files O_CREAT|O_EXCL|O_NOFOLLOW, mkdir, symlink, link,
+ *   mknod: none follows a symlink there); only when that fails with EEXIST does R6 remove what is there (a
+ *   directory over a directory is merged instead) and the creation runs again.
  * - Whiteouts (R9) never hide this layer's own entries: `upper` holds the resolved paths this layer created
  *   (and their ancestors), and removal walks skip them, so `.wh.x` and opaque markers act as if they came first
  *   in the tar, wherever they sit (as umoci does).
@@ -19,8 +21,9 @@
  *   only touched (created or removed something in) get their previous times back.
  *
  * The filesystem calls are synchronous on purpose: an entry costs a few cheap syscalls, and the async API
- * would add a thread-pool round trip to each. The event loop is released between tar chunks. Node has no
- * mknod/mkfifo: device nodes and FIFOs are made by coreutils `mknod`, one process each (rare in images).
+ * would add a thread-pool round trip to each. `breathe()` gives the event loop a turn about every millisecond
+ * of that work, so that the read-ahead's decompressor keeps going. Node has no mknod/mkfifo: device nodes and
+ * FIFOs are made by coreutils `mknod`, one process each (rare in images).
  */
 import { isUtf8 } from "node:buffer";
 import { execFileSync } from "node:child_process";
@@ -141,12 +144,6 @@ export async function applyLayer(
   return applier.result;
 }
 
-/** Bytes that went through `readAhead`, and whether its source ended. */
-interface StreamCount {
-  bytes: number;
-  ended: boolean;
-}
-
 /** Bytes of the tar stream read ahead of the applier. */
 const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
@@ -158,13 +155,15 @@ const READ_AHEAD_BYTES = 16 * 1024 * 1024;
  */
 export async function* readAhead(
   source: AsyncIterable<Uint8Array>,
-  count: StreamCount = { bytes: 0, ended: false },
   maxBytes = READ_AHEAD_BYTES,
 ): AsyncGenerator<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   const queue: Uint8Array[] = [];
   let queued = 0;
+  /** The pump has stopped (source ended, failed, or the consumer stopped). */
   let done = false;
+  /** The source reported its end. */
+  let ended = false;
   let failure: { error: unknown } | undefined;
   let wake: (() => void) | undefined;
   let space: (() => void) | undefined;
@@ -180,7 +179,7 @@ export async function* readAhead(
         }
         const r = await it.next();
         if (r.done) {
-          count.ended = true;
+          ended = true;
           break;
         }
         queue.push(r.value);
@@ -207,16 +206,17 @@ export async function* readAhead(
       }
       const c = queue.shift()!;
       queued -= c.length;
-      count.bytes += c.length;
       space?.();
       space = undefined;
       yield c;
     }
   } finally {
+    // Here the consumer is done (read to the end, failed, or stopped early). Stop the pump: it finishes the pull
+    // in flight, if any. A source that neither ended nor failed is then closed (its resources released).
     stopped = true;
     space?.();
     await pump;
-    if (!done || failure === undefined) await it.return?.();
+    if (!ended && failure === undefined) await it.return?.();
   }
 }
 
