@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { isOslessError } from "../errors.ts";
-import { MAX_SYMLINK_HOPS, makeParents, resolveInRoot } from "./rootpath.ts";
+import { loopError, MAX_SYMLINK_HOPS, makeParents, resolveInRoot } from "./rootpath.ts";
 
 const made: string[] = [];
 after(() => {
@@ -324,6 +324,12 @@ describe("resolveInRoot", () => {
     chain(MAX_SYMLINK_HOPS + 1, "ko");
     assert.equal(resolveInRoot(root, "ok0/x").rel, "end/x");
     assertLoop(root, "ko0/x");
+  });
+
+  test("loopError escapes control characters of the name it reports", () => {
+    const e = loopError("a\nb/\u001b[31m");
+    assert.equal(e.code, "E_LAYER_INVALID");
+    assert.ok(e.message.startsWith('"a\\x0ab/\\x1b[31m": too many levels of symbolic links'), e.message);
   });
 
   test("nothing outside ROOT is touched: a link to the host's parent stays inside", () => {

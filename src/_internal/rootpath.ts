@@ -103,10 +103,18 @@ function hostOf(root: string, parts: readonly string[], n: number): string {
   return s;
 }
 
+/**
+ * ELOOP after MAX_SYMLINK_HOPS expansions, for the unpacker and the squashed view alike (the path's control
+ * characters escaped: it comes from a layer).
+ */
 export function loopError(path: string): OslessError {
+  const shown = shortPath(path).replace(
+    /[\u0000-\u001f\u007f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
   return new OslessError(
     "E_LAYER_INVALID",
-    `"${shortPath(path)}": too many levels of symbolic links (more than ${MAX_SYMLINK_HOPS} expansions, ELOOP)`,
+    `"${shown}": too many levels of symbolic links (more than ${MAX_SYMLINK_HOPS} expansions, ELOOP)`,
     {
       hint: "the layer contains a symlink loop; the image is broken or hostile",
       details: { path, errno: "ELOOP" },

@@ -28,13 +28,14 @@
  *   replaces the set.
  * - AUFS `.wh..wh.*` names are ignored (paths.ts); umoci would create them.
  */
+import { loopError, MAX_SYMLINK_HOPS } from "../_internal/rootpath.ts";
 import type { Digest } from "../digest/index.ts";
 import { OslessError } from "../errors.ts";
 import type { TarType } from "../tar/index.ts";
 import { printable } from "./paths.ts";
 
 /** Symlinks followed while resolving one path before ELOOP (Linux MAXSYMLINKS). */
-export const MAX_SYMLINK_HOPS = 40;
+export { MAX_SYMLINK_HOPS };
 
 /** Per-node state. Public fields are what `ViewNode` exposes; `parent`, `children`, `upper` are internal. */
 export class TreeNode {
@@ -194,17 +195,6 @@ export function compareNames(a: string, b: string): number {
     return x - y;
   }
   return a.length - b.length;
-}
-
-export function loopError(path: string): OslessError {
-  return new OslessError(
-    "E_LAYER_INVALID",
-    `"${printable(path)}": too many levels of symbolic links (more than ${MAX_SYMLINK_HOPS}) while resolving it`,
-    {
-      hint: "the image has a symlink loop on this path (ELOOP); it cannot be unpacked as is",
-      details: { path, errno: "ELOOP" },
-    },
-  );
 }
 
 export class Tree {
