@@ -29,6 +29,7 @@ export type ErrorCode =
   | "E_TAR_UNSAFE_PATH"
   | "E_LAYER_INVALID"
   | "E_TARGET_EXISTS"
+  | "E_INTERRUPTED"
   | "E_COMPRESSION"
   | "E_ARCHIVE_INVALID"
   | "E_STORE_CORRUPT"
@@ -73,7 +74,7 @@ export function isOslessError(e: unknown, code?: ErrorCode): e is OslessError {
 /**
  * Exit statuses of the CLI: 0 success; 1 the operation failed (bad or corrupt input, I/O);
  * 2 usage (bad flags or reference); 3 the named image, blob or reference does not exist;
- * 4 `fsck` found problems.
+ * 4 `fsck` found problems; 130/143 interrupted by SIGINT/SIGTERM (the work was undone).
  */
 export function exitCodeFor(e: unknown): number {
   if (!(e instanceof OslessError)) return 1;
@@ -86,6 +87,9 @@ export function exitCodeFor(e: unknown): number {
       return 3;
     case "E_STORE_CORRUPT":
       return 4;
+    case "E_INTERRUPTED":
+      // The shell's convention for a process ended by a signal: 128 + its number (SIGINT 2, SIGTERM 15).
+      return e.details?.signal === "SIGTERM" ? 143 : 130;
     default:
       return 1;
   }

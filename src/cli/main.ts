@@ -420,11 +420,12 @@ Examples:
         process.off("SIGTERM", onSignal);
       }
       if (r === undefined) {
-        const message = `interrupted (${interrupted}): the partial unpack was removed and ${dir} left as it was`;
-        if (opts.json) io.stderr.write(`${JSON.stringify({ error: { code: "E_INTERRUPTED", message } })}\n`);
-        else io.stderr.write(`Error: ${message}\n`);
-        // The shell's convention for a process ended by a signal: 128 + its number (SIGINT 2, SIGTERM 15).
-        return interrupted === "SIGINT" ? 130 : 143;
+        const { OslessError } = await import("../errors.ts");
+        throw new OslessError(
+          "E_INTERRUPTED",
+          `interrupted (${interrupted}): the partial unpack was removed and ${dir} left as it was`,
+          { details: { signal: interrupted } },
+        );
       }
       const { resolve } = await import("node:path");
       if (opts.quiet && !opts.json) {

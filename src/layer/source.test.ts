@@ -114,3 +114,29 @@ test("layerTar: verifiedAtRest skips re-hashing the blob but still checks its si
   const wrongDiff = { ...layer(gz, tar, { diffId: digestOf("x") }), verifiedAtRest: true };
   await assert.rejects(collect(layerTar(wrongDiff)), (e) => isOslessError(e, "E_DIGEST_MISMATCH"));
 });
+
+test("layerTar: a consumer that stops early (readFile) closes the blob source", async () => {
+  const tar = await tarBytes(
+    Array.from({ length: 50 }, (_, i) => ({
+      entry: { path: `f${i}`, type: "file" as const },
+      body: Buffer.from(`${i}`.repeat(5000)),
+    })),
+  );
+  for (const blob of [tar, gzipSync(tar), execFileSync("zstd", ["-q", "-c"], { input: tar })]) {
+    let closed = false;
+    const l = layer(blob, tar);
+    const src = {
+      ...l,
+      open: () =>
+        (async function* () {
+          try {
+            yield* chunked(blob, 1000);
+          } finally {
+            closed = true;
+          }
+        })(),
+    };
+    for await (const _ of layerTar(src)) break;
+    assert.ok(closed, "the source was closed");
+  }
+});

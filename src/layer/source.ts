@@ -124,7 +124,12 @@ export async function* layerTar(layer: LayerSource, opts: LayerTarOptions = {}):
   const limit = layerByteLimit(layer, opts.limits);
   const budget = opts.budget;
   const imageLimit = opts.limits?.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
-  for await (const c of decompress(source, compression, { maxOutput: limit, what })) {
+  for await (const c of decompress(source, compression, {
+    maxOutput: limit,
+    what,
+    limitHint:
+      "the layer is larger than allowed, or a decompression bomb; raise the limit (osless unpack --max-layer-size) only for images you trust",
+  })) {
     const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
     diff.update(chunk);
     if (budget) {
