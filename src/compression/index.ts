@@ -49,30 +49,6 @@ export function detectCompression(head: Uint8Array): Compression {
 /** Largest zstd window accepted (the reference decoder's default limit, windowLog 27). */
 export const MAX_ZSTD_WINDOW = 128 * 1024 * 1024;
 
-/** Window size declared by a zstd frame header, or undefined if `head` is too short to tell. */
-export function zstdWindowSize(head: Uint8Array): number | undefined {
-  if (head.length < 6) return undefined;
-  const fhd = head[4]!;
-  const singleSegment = (fhd >> 5) & 1;
-  const fcsFlag = fhd >> 6;
-  const dictIdFlag = fhd & 3;
-  if (!singleSegment) {
-    const wd = head[5]!;
-    const exp = wd >> 3;
-    const mantissa = wd & 7;
-    const base = 2 ** (10 + exp);
-    return base + (base / 8) * mantissa;
-  }
-  // Single segment: the window is the frame content size.
-  const dictBytes = [0, 1, 2, 4][dictIdFlag]!;
-  const fcsBytes = [1, 2, 4, 8][fcsFlag]!;
-  const off = 5 + dictBytes;
-  if (head.length < off + fcsBytes) return undefined;
-  let v = 0;
-  for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + head[off + i]!;
-  return fcsBytes === 2 ? v + 256 : v;
-}
-
 /** Compression of a file, from its first bytes. */
 export async function detectFileCompression(path: string): Promise<Compression> {
   const fh = await open(path, "r");

@@ -25,7 +25,6 @@
  * of that work, so that the read-ahead's decompressor keeps going. Node has no mknod/mkfifo: device nodes and
  * FIFOs are made by coreutils `mknod`, one process each (rare in images).
  */
-import { isUtf8 } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
@@ -54,7 +53,15 @@ import { setXattr, XattrError, xattrSupport } from "../_internal/xattr.ts";
 import { OslessError } from "../errors.ts";
 import type { TarEntry, TarHeader } from "../tar/index.ts";
 import { readTar } from "../tar/index.ts";
-import { entryRole, joinClean, normalizeEntryPath, parentOf, printable } from "./paths.ts";
+import {
+  checkEntryUtf8,
+  entryRole,
+  invalidEntry,
+  joinClean,
+  normalizeEntryPath,
+  parentOf,
+  printable,
+} from "./paths.ts";
 import type { LayerLimits } from "./source.ts";
 
 export interface ApplyWarning {
@@ -135,7 +142,7 @@ export async function applyLayer(
   const applier = new Applier(root, opts);
   const maxEntries = opts.limits?.maxEntries;
   // A layer that ends right after its last entry's data (umoci 0.4.7) is read as complete by readTar itself.
-  for await (const entry of readTar(readAhead(tar), maxEntries === undefined ? {} : { maxEntries })) {
+  for await (const entry of readTar(readAhead(tar), { maxEntries })) {
     opts.signal?.throwIfAborted();
     await applier.entry(entry);
     await applier.breathe();
@@ -280,9 +287,7 @@ class Applier {
   async entry(e: TarEntry): Promise<void> {
     const h = e.header;
     this.result.entries++;
-    if (!isUtf8(h.pathBytes)) throw notUtf8(h, "name");
-    if ((h.type === "symlink" || h.type === "hardlink") && !isUtf8(h.linkpathBytes))
-      throw notUtf8(h, "link target");
+    checkEntryUtf8(h);
     const clean = normalizeEntryPath(h.path, this.maxDepth);
     const role = entryRole(clean);
     switch (role.kind) {
@@ -842,28 +847,10 @@ function isCode(e: unknown, code: string): boolean {
   return (e as NodeJS.ErrnoException | undefined)?.code === code;
 }
 
-function invalidEntry(h: TarHeader, what: string): OslessError {
-  return new OslessError("E_LAYER_INVALID", `layer entry "${printable(h.path)}" ${what}`, {
-    hint: "the layer is corrupt or hostile; do not use this image",
-    details: { path: h.path, type: h.type, linkpath: h.linkpath },
-  });
-}
-
 /** The hard link's target was removed by making room for the link itself (R6, R10); as the view says it. */
 function linkRemoved(h: TarHeader): OslessError {
   return invalidEntry(
     h,
     `is a hard link whose target "${printable(h.linkpath)}" was removed by this very entry`,
-  );
-}
-
-function notUtf8(h: TarHeader, what: string): OslessError {
-  return new OslessError(
-    "E_TAR_UNSUPPORTED",
-    `layer entry "${printable(h.path)}": its ${what} is not valid UTF-8 (bytes ${(what === "name" ? h.pathBytes : h.linkpathBytes).toString("hex")})`,
-    {
-      hint: "osless extracts only UTF-8 names; rebuild the layer with UTF-8 file names",
-      details: { path: h.path, bytes: (what === "name" ? h.pathBytes : h.linkpathBytes).toString("hex") },
-    },
   );
 }

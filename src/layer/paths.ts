@@ -3,7 +3,9 @@
  * OCI whiteout conventions (image-spec layer.md; rules "Whiteouts"). Shared by apply, the squashed view and the
  * layer writer so that all three read a name the same way.
  */
+import { isUtf8 } from "node:buffer";
 import { OslessError } from "../errors.ts";
+import type { TarHeader } from "../tar/index.ts";
 
 export const WHITEOUT_PREFIX = ".wh.";
 /** Whiteout names that are not whiteouts of a sibling: AUFS metadata (`.wh..wh.plnk`, `.wh..wh.aufs`). */
@@ -115,4 +117,31 @@ export function entryRole(clean: string): EntryRole {
     throw unsafePath(clean, `"${base}" is not a valid whiteout (it names no entry below its directory)`);
   }
   return { kind: "whiteout", dir, target: joinClean(dir, name) };
+}
+
+/** An entry the layer may not contain (unpacker and view raise the same error for the same entry). */
+export function invalidEntry(h: TarHeader, what: string): OslessError {
+  return new OslessError("E_LAYER_INVALID", `layer entry "${printable(h.path)}" ${what}`, {
+    hint: "the layer is corrupt or hostile; do not use this image",
+    details: { path: h.path, type: h.type, linkpath: h.linkpath },
+  });
+}
+
+/**
+ * Names and link targets must be UTF-8: Node's string paths cannot carry other bytes, and a silent U+FFFD
+ * rename would be worse than a clear refusal (E_TAR_UNSUPPORTED).
+ */
+export function checkEntryUtf8(h: TarHeader): void {
+  const link = h.type === "symlink" || h.type === "hardlink";
+  if (isUtf8(h.pathBytes) && (!link || isUtf8(h.linkpathBytes))) return;
+  const name = !isUtf8(h.pathBytes);
+  const bytes = (name ? h.pathBytes : h.linkpathBytes).toString("hex");
+  throw new OslessError(
+    "E_TAR_UNSUPPORTED",
+    `layer entry "${printable(h.path)}": its ${name ? "name" : "link target"} is not valid UTF-8 (bytes ${bytes})`,
+    {
+      hint: "osless reads only UTF-8 names; rebuild the layer with UTF-8 file names",
+      details: { path: h.path, bytes },
+    },
+  );
 }

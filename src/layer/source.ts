@@ -38,7 +38,6 @@ export interface LayerLimits {
 }
 
 export const DEFAULT_MAX_IMAGE_BYTES = 64 * 2 ** 30;
-export const DEFAULT_MAX_ENTRIES = 500_000;
 
 /** Running total of uncompressed bytes of one image, shared by its layers' streams. */
 export interface ImageBudget {

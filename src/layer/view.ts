@@ -9,15 +9,13 @@
  * view-tree.ts. Memory is bounded by the number of entries: file data is streamed and dropped (hashed on the way
  * with `digests: true`), headers are not kept.
  */
-import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { Digest } from "../digest/index.ts";
 import { OslessError } from "../errors.ts";
 import { type EventSink, reportProgress } from "../events/index.ts";
 import { readTar, type TarHeader, type TarType } from "../tar/index.ts";
-import { entryRole, normalizeEntryPath, printable } from "./paths.ts";
+import { checkEntryUtf8, entryRole, invalidEntry, normalizeEntryPath, printable } from "./paths.ts";
 import {
-  DEFAULT_MAX_ENTRIES,
   type ImageBudget,
   inLayer,
   type LayerLimits,
@@ -230,7 +228,7 @@ export class SquashedView {
     const tar = layerTar(source, { limits: this.#limits, signal: opts.signal });
     const entries = readTar(tar, {
       drain: false,
-      maxEntries: this.#limits?.maxEntries ?? DEFAULT_MAX_ENTRIES,
+      maxEntries: this.#limits?.maxEntries,
     });
     try {
       for await (const e of entries) {
@@ -326,12 +324,12 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
     const raw: RawEntry[] | undefined = opts.rawEntries ? [] : undefined;
     const tar = layerTar(opened, { limits, budget, signal });
     // A layer that ends right after its last entry's data (umoci 0.4.7) is read as complete by readTar itself.
-    for await (const e of readTar(tar, { maxEntries: limits?.maxEntries ?? DEFAULT_MAX_ENTRIES })) {
+    for await (const e of readTar(tar, { maxEntries: limits?.maxEntries })) {
       const h = e.header;
       entries++;
       if (h.type === "file") bytes += h.size;
       try {
-        checkUtf8(h);
+        checkEntryUtf8(h);
         const clean = normalizeEntryPath(h.path, maxDepth);
         const role = entryRole(clean);
         let digest: Digest | undefined;
@@ -394,30 +392,6 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
   }
   tree.sortChildren();
   return new SquashedView(tree, infos, layers, limits);
-}
-
-/** The unpacker's (apply.ts) refusal of an entry it cannot create as stated. */
-function invalidEntry(h: TarHeader, what: string): OslessError {
-  return new OslessError("E_LAYER_INVALID", `layer entry "${printable(h.path)}" ${what}`, {
-    hint: "the layer is corrupt or hostile; do not use this image",
-    details: { path: h.path, type: h.type, linkpath: h.linkpath },
-  });
-}
-
-/** Names are UTF-8 or refused, as the unpacker does (Node's string paths cannot carry other bytes). */
-function checkUtf8(h: TarHeader): void {
-  const link = h.type === "symlink" || h.type === "hardlink";
-  if (isUtf8(h.pathBytes) && (!link || isUtf8(h.linkpathBytes))) return;
-  const name = !isUtf8(h.pathBytes);
-  const bytes = (name ? h.pathBytes : h.linkpathBytes).toString("hex");
-  throw new OslessError(
-    "E_TAR_UNSUPPORTED",
-    `layer entry "${printable(h.path)}": its ${name ? "name" : "link target"} is not valid UTF-8 (bytes ${bytes})`,
-    {
-      hint: "osless reads only UTF-8 names; rebuild the layer with UTF-8 file names",
-      details: { path: h.path, bytes },
-    },
-  );
 }
 
 /** The fields of a header the tree needs, copied (headers and their buffers are not kept). */

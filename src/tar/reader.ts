@@ -34,9 +34,9 @@ export interface TarEntry {
 
 export interface TarReadOptions {
   /** Cap for 'x', 'g', 'L', 'K' records. Default 1 MiB. */
-  maxSpecialHeaderSize?: number;
+  maxSpecialHeaderSize?: number | undefined;
   /** Default 500_000. */
-  maxEntries?: number;
+  maxEntries?: number | undefined;
   /** After end-of-archive, keep reading the source to EOF (bounded memory) so upstream hashers see every byte. Default true. */
   drain?: boolean;
 }
