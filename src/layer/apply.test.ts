@@ -262,25 +262,38 @@ describe("unprivileged, for real (as nobody)", () => {
       ]),
     );
     writeFileSync(l3, await tarBytes([F("usr/lib/z", "z"), F("usr/lib/.wh..wh..opq")]));
-    const script = join(work, "child.mts");
+    // The child runs as nobody, who may not be able to read the checkout (a clone under a 0700 directory):
+    // compile the library into the world-readable work dir and run plain JavaScript from there.
+    const repo = new URL("../..", import.meta.url).pathname;
+    const dist = join(work, "dist");
+    execFileSync(process.execPath, [
+      join(repo, "node_modules/typescript/bin/tsc"),
+      "-p",
+      join(repo, "tsconfig.build.json"),
+      "--outDir",
+      dist,
+      "--declaration",
+      "false",
+      "--sourceMap",
+      "false",
+    ]);
+    writeFileSync(join(dist, "package.json"), '{"type":"module"}');
+    const script = join(work, "child.mjs");
     writeFileSync(
       script,
       `import { readFileSync } from "node:fs";
-import { applyLayer } from ${JSON.stringify(new URL("./apply.ts", import.meta.url).pathname)};
-async function* read(p: string) { yield readFileSync(p); }
-const warnings: unknown[] = [];
+import { applyLayer } from ${JSON.stringify(join(dist, "layer/apply.js"))};
+async function* read(p) { yield readFileSync(p); }
+const warnings = [];
 for (const l of ${JSON.stringify([l1, l2, l3])}) await applyLayer(read(l), ${JSON.stringify(root)}, { onWarning: (w) => warnings.push(w) });
 console.log(JSON.stringify({ uid: process.getuid(), warnings }));
 `,
     );
-    chmodSync(script, 0o644);
+    execFileSync("chmod", ["-R", "a+rX", dist, script]);
     const out = execFileSync(
       setpriv,
-      ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", script],
-      {
-        cwd: new URL("../..", import.meta.url).pathname,
-        env: { ...process.env, HOME: work, TSX_TSCONFIG_PATH: "" },
-      },
+      ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, script],
+      { cwd: work, env: { ...process.env, HOME: work } },
     ).toString();
     const child = JSON.parse(out.trim().split("\n").at(-1)!) as { uid: number; warnings: ApplyWarning[] };
     assert.equal(child.uid, 65534);
