@@ -34,6 +34,10 @@ export type ErrorCode =
   | "E_ARCHIVE_INVALID"
   | "E_STORE_CORRUPT"
   | "E_LOCKED"
+  | "E_UNAUTHORIZED"
+  | "E_DENIED"
+  | "E_REGISTRY"
+  | "E_NETWORK"
   | "E_IO";
 
 export interface OslessErrorOptions {

@@ -74,6 +74,17 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   }
 }
 
+/** True while a live process holds the lock at `path`. */
+export async function lockHeld(path: string): Promise<boolean> {
+  try {
+    const content = await readFile(path, "utf8");
+    return content === "" || ownerAlive(content);
+  } catch (e) {
+    if (isErrno(e, "ENOENT")) return false;
+    throw e;
+  }
+}
+
 /** Run `fn` while holding the lock at `path`. */
 export async function withLock<T>(path: string, fn: () => Promise<T>, opts?: LockOptions): Promise<T> {
   const release = await acquireLock(path, opts);

@@ -450,6 +450,9 @@ Examples:
     }),
   );
 
+const { registerRegistryCommands } = await import("./commands/registry.ts");
+registerRegistryCommands(program, { io, store, act });
+
 program.hook("preAction", (_this, action) => {
   jsonErrors = Boolean((action.opts() as { json?: boolean }).json);
 });

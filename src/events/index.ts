@@ -8,8 +8,8 @@ export type ProgressEvent =
   | { type: "start"; id: string; label: string; total?: number | undefined }
   /** `done` bytes of the unit are complete. */
   | { type: "progress"; id: string; done: number }
-  /** The unit finished; `skipped` when the content was already present. */
-  | { type: "end"; id: string; skipped?: boolean | undefined }
+  /** The unit finished; `skipped` when the content was already present; `detail` says how, e.g. "mounted from x". */
+  | { type: "end"; id: string; skipped?: boolean | undefined; detail?: string | undefined }
   /** A line worth telling the user (a warning, a decision). */
   | { type: "note"; level: "info" | "warn"; text: string };
 

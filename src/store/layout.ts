@@ -24,6 +24,7 @@ import {
   rename,
   rm,
   stat,
+  truncate,
   unlink,
   utimes,
   writeFile,
@@ -312,6 +313,23 @@ interface Staged {
   present: boolean;
 }
 
+/** Ingest directories of resumable downloads are named `<alg>-<hex>` (others start with the writer's PID). */
+export const RESUMABLE_INGEST = /^(sha256|sha512)-[0-9a-f]+$/;
+
+/** The lock a resumable ingest `<alg>-<hex>` is held under while a process writes it. */
+export function ingestLockPath(store: Store, name: string): string {
+  return join(store.locksDir, `ingest-${name}`);
+}
+
+export type ByteSource = AsyncIterable<Uint8Array>;
+
+export interface ResumableResult extends BlobRef {
+  /** "present": already in the store (or staged); "written": fetched now (possibly continuing a partial file). */
+  status: "present" | "written";
+  /** Bytes that were already in the ingest from an earlier, interrupted attempt. */
+  resumedFrom: number;
+}
+
 /**
  * Blobs staged for one logical operation (a load, a pull). Nothing is visible until `commit()`; `dispose()`
  * removes whatever was not committed, so a failed operation leaves the store's blobs and index as they were.
@@ -406,6 +424,99 @@ export class Transaction {
     }
     this.#staged.set(digest, { ingest: dir, ref, present: false });
     return ref;
+  }
+
+  /**
+   * Add a blob from a source that can start at an offset (a registry). Its ingest is named by its digest and
+   * locked per digest across processes while it is written: two pulls of one blob fetch it once, and a pull
+   * killed half-way is continued by the next one (the partial file is re-hashed and `open(offset)` asked for the
+   * rest). A broken transfer keeps the partial file for the next attempt; a wrong size or digest discards it.
+   *
+   * Unlike `put`, the verified blob is moved into blobs/ at once and its lock released, so that concurrent pulls
+   * never wait on each other for more than one blob (no lock is held while waiting for another: no deadlock).
+   * Until the index names it, it is an unreferenced blob that gc spares while this writer lives.
+   */
+  async putResumable(
+    expected: Expected,
+    openAt: (offset: number) => ByteSource | Promise<ByteSource>,
+    what = "blob",
+    opts: { signal?: AbortSignal | undefined } = {},
+  ): Promise<ResumableResult> {
+    if (this.#done) throw new Error("transaction already finished");
+    const ref = { digest: expected.digest as Digest, size: expected.size };
+    const present = (status: ResumableResult["status"], resumedFrom: number): ResumableResult => {
+      if (!this.#staged.has(ref.digest)) this.#staged.set(ref.digest, { ingest: "", ref, present: true });
+      return { ...ref, status, resumedFrom };
+    };
+    if (this.#staged.has(expected.digest) || (await this.store.hasBlob(expected)))
+      return present("present", 0);
+    const { algorithm, hex } = parseDigest(expected.digest, what);
+    const name = `${algorithm}-${hex}`;
+    const release = await acquireLock(ingestLockPath(this.store, name), {
+      timeoutMs: 24 * 3600_000,
+      signal: opts.signal,
+    });
+    try {
+      // Another process may have committed it while we waited for the lock.
+      if (await this.store.hasBlob(expected)) return present("present", 0);
+      const dir = join(this.store.ingestDir, name);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, "data");
+      const hasher = new Hasher(algorithm);
+      let offset = 0;
+      const st = await stat(file).catch((e) => {
+        if (isErrno(e, "ENOENT")) return undefined;
+        throw e;
+      });
+      if (st && st.size > expected.size) await truncate(file, 0);
+      else if (st && st.size > 0) {
+        for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) hasher.update(c as Buffer);
+        offset = hasher.size;
+      }
+      const resumedFrom = offset;
+      const fh = await open(file, offset > 0 ? "a" : "w", 0o644);
+      try {
+        if (offset < expected.size) {
+          for await (const chunk of await openAt(offset)) {
+            if (hasher.size + chunk.length > expected.size) {
+              throw sizeMismatch(what, expected, hasher.size + chunk.length, true);
+            }
+            hasher.update(chunk);
+            await writeAll(fh, chunk);
+            faultPoint("after-write");
+          }
+        }
+        faultPoint("before-fsync");
+        await fh.datasync();
+      } catch (e) {
+        await fh.close();
+        // Wrong content is thrown away; a broken transfer keeps what it got for the next attempt.
+        if (e instanceof OslessError && (e.code === "E_SIZE_MISMATCH" || e.code === "E_DIGEST_MISMATCH")) {
+          await rm(dir, { recursive: true, force: true });
+        }
+        throw e;
+      }
+      await fh.close();
+      const digest = hasher.digest();
+      let err: OslessError | undefined;
+      if (hasher.size !== expected.size) err = sizeMismatch(what, expected, hasher.size);
+      else if (digest !== expected.digest) err = digestMismatch(what, expected.digest, digest);
+      if (err) {
+        // A short body keeps its bytes (resumable); wrong bytes are discarded.
+        if (hasher.size >= expected.size) await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      const target = this.store.blobPath(digest);
+      await mkdir(join(target, ".."), { recursive: true, mode: 0o700 });
+      await chmod(file, 0o444);
+      await rename(file, target);
+      await fsyncDir(join(target, ".."));
+      faultPoint("after-rename");
+      await rm(dir, { recursive: true, force: true });
+      return present("written", resumedFrom);
+    } finally {
+      await release();
+    }
   }
 
   /** Register an index.json change to apply atomically at commit, after every blob is in place. */

@@ -4,10 +4,11 @@ import { createReadStream } from "node:fs";
 import { readdir, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isErrno, pathExists } from "../_internal/fs.ts";
+import { lockHeld } from "../_internal/lock.ts";
 import { Hasher, parseDigest } from "../digest/index.ts";
 import { mayBeAbsent, reachable, walkGraph } from "./graph.ts";
 import { entryName } from "./images.ts";
-import { type IndexEntry, liveWriters, type Store } from "./layout.ts";
+import { type IndexEntry, ingestLockPath, liveWriters, RESUMABLE_INGEST, type Store } from "./layout.ts";
 
 /** Unreferenced blobs younger than this survive gc while another osless process is writing. */
 export const GC_GRACE_MS = 15 * 60 * 1000;
@@ -48,10 +49,17 @@ async function listBlobFiles(store: Store): Promise<{ blobs: BlobFile[]; strays:
   return { blobs, strays };
 }
 
-/** Ingest directories whose writer process is gone (name starts with the writer's PID). */
-async function deadIngests(store: Store): Promise<string[]> {
+/**
+ * Ingest directories whose writer process is gone: a load's (named after its writer's PID), or, with
+ * `resumable`, the partial downloads a pull keeps for the next attempt (`<alg>-<hex>`, unlocked).
+ */
+async function deadIngests(store: Store, resumable: boolean): Promise<string[]> {
   const out: string[] = [];
   for (const name of await readdir(store.ingestDir).catch(() => [] as string[])) {
+    if (RESUMABLE_INGEST.test(name)) {
+      if (resumable && !(await lockHeld(ingestLockPath(store, name)))) out.push(join(store.ingestDir, name));
+      continue;
+    }
     const pid = Number(name.split("-")[0]);
     let alive = false;
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
@@ -109,7 +117,7 @@ export async function prune(store: Store, opts: PruneOptions = {}): Promise<Prun
       result.removedBlobs.push(b.digest);
       result.reclaimedBytes += b.size;
     }
-    for (const dir of await deadIngests(store)) {
+    for (const dir of await deadIngests(store, true)) {
       await rm(dir, { recursive: true, force: true });
       result.removedIngests++;
     }
@@ -134,6 +142,8 @@ export interface FsckResult {
   problems: FsckProblem[];
   /** What --repair did. */
   repaired: string[];
+  /** Partial downloads kept for the next pull to resume (not problems; `prune` removes them). */
+  partial: string[];
 }
 
 async function hashFile(path: string, algorithm: "sha256" | "sha512"): Promise<string> {
@@ -148,7 +158,14 @@ async function hashFile(path: string, algorithm: "sha256" | "sha512"): Promise<s
  * content is incomplete (they must be pulled or loaded again), remove stale ingests.
  */
 export async function fsck(store: Store, opts: { repair?: boolean } = {}): Promise<FsckResult> {
-  const result: FsckResult = { blobsChecked: 0, bytesChecked: 0, images: 0, problems: [], repaired: [] };
+  const result: FsckResult = {
+    blobsChecked: 0,
+    bytesChecked: 0,
+    images: 0,
+    problems: [],
+    repaired: [],
+    partial: [],
+  };
   const { blobs, strays } = await listBlobFiles(store);
   const corrupt = new Set<string>();
   for (const b of blobs) {
@@ -221,7 +238,10 @@ export async function fsck(store: Store, opts: { repair?: boolean } = {}): Promi
     });
     if (!ok) broken.push(entry);
   }
-  const stale = await deadIngests(store);
+  const stale = await deadIngests(store, false);
+  for (const name of await readdir(store.ingestDir).catch(() => [] as string[])) {
+    if (RESUMABLE_INGEST.test(name)) result.partial.push(join(store.ingestDir, name));
+  }
   for (const s of stale)
     result.problems.push({
       kind: "stale-ingest",

@@ -10,6 +10,7 @@ interface Unit {
   total: number | undefined;
   done: number;
   state: "running" | "done" | "skipped";
+  detail?: string | undefined;
 }
 
 export interface ProgressRenderer {
@@ -37,9 +38,8 @@ function plainProgress(stream: NodeJS.WritableStream): ProgressRenderer {
       const u = units.get(e.id);
       if (!u) return;
       const size = u.total ?? u.done;
-      stream.write(
-        `${u.label}: ${e.skipped ? "already present" : "done"}${size ? ` (${humanSize(size)})` : ""}\n`,
-      );
+      const what = e.detail ?? (e.skipped ? "already present" : "done");
+      stream.write(`${u.label}: ${what}${size && !e.skipped ? ` (${humanSize(size)})` : ""}\n`);
     } else if (e.type === "note") {
       stream.write(`${e.level === "warn" ? "warning: " : ""}${e.text}\n`);
     }
@@ -62,10 +62,10 @@ function ttyProgress(stream: NodeJS.WritableStream & { columns?: number }): Prog
       let tail: string;
       if (u.state === "skipped") {
         bar = "";
-        tail = "already present";
+        tail = u.detail ?? "already present";
       } else if (u.state === "done") {
         bar = "";
-        tail = `done ${humanSize(u.total ?? u.done)}`;
+        tail = u.detail ?? `done ${humanSize(u.total ?? u.done)}`;
       } else {
         const frac = u.total ? Math.min(1, u.done / u.total) : 0;
         const fill = Math.round(frac * barWidth);
@@ -90,7 +90,10 @@ function ttyProgress(stream: NodeJS.WritableStream & { columns?: number }): Prog
       if (u) u.done = e.done;
     } else if (e.type === "end") {
       const u = units.get(e.id);
-      if (u) u.state = e.skipped ? "skipped" : "done";
+      if (u) {
+        u.state = e.skipped ? "skipped" : "done";
+        u.detail = e.detail;
+      }
     } else if (e.type === "note") {
       // Print above the bars.
       if (timer) clearTimeout(timer);
