@@ -144,10 +144,7 @@ Examples:
         const remote = await remoteOptions(opts);
         const ref = parseReference(reference);
         const quiet = Boolean(opts.quiet || opts.json);
-        if (!quiet)
-          io.stderr.write(
-            `${ref.tag ?? ref.digest}: Pulling from ${ref.familiar().replace(/[:@].*$/, "")}\n`,
-          );
+        if (!quiet) io.stderr.write(`${ref.tag ?? ref.digest}: Pulling from ${ref.path}\n`);
         const progress = createProgress(io.stderr, !quiet);
         const result = await interruptible(
           "the partial download is kept; pull again to resume",
