@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: peers for interop (skopeo, umoci, podman), fixture sources (gcc + libc6-dev for static
+# Debian packages: the registry the pull/push tests run (docker-registry; openssl makes its token-auth certificate),
+# peers for interop (skopeo, umoci, podman), fixture sources (gcc + libc6-dev for static
 # programs, busybox-static, debootstrap), oracles (GNU tar, python3, xz, zstd, bzip2, file; attr for xattrs).
-PACKAGES=(skopeo umoci podman busybox-static debootstrap gcc libc6-dev tar gzip xz-utils zstd bzip2 attr python3 file ca-certificates)
+PACKAGES=(docker-registry openssl skopeo umoci podman busybox-static debootstrap gcc libc6-dev tar gzip xz-utils zstd bzip2 attr python3 file ca-certificates)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
