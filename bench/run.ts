@@ -4,6 +4,8 @@
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   load: () => import("./load.ts"),
+  pull: () => import("./pull.ts"),
+  push: () => import("./push.ts"),
   unpack: () => import("./unpack.ts"),
   view: () => import("./view.ts"),
 };

@@ -26,3 +26,13 @@ export function median(xs: number[]): number {
 export function machine(): string {
   return `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 }
+
+/** Bytes of an OCI layout's blobs (manifest, config, layers): what a pull or push moves. */
+export async function layoutImageSize(layout: string): Promise<number> {
+  const { readdir, stat } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const dir = join(layout, "blobs", "sha256");
+  let total = 0;
+  for (const n of await readdir(dir)) total += (await stat(join(dir, n))).size;
+  return total;
+}

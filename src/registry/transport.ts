@@ -4,19 +4,17 @@
  * flow with per-scope token cache), retries with backoff honouring `Retry-After`, and redirects that never carry
  * credentials to another host. Rules: ../shared/design/registry-rules.md ("Auth", "Retries and resume").
  *
- * Why undici and not global fetch: `request()` gives a Node Readable we can stream into the store without web
- * stream overhead, one pooled Agent keeps connections alive across concurrent layer downloads, and redirects are
- * not followed behind our back (we follow them ourselves to control where credentials go).
+ * HTTP itself is ./http.ts (node:http with keep-alive pools); redirects are never followed behind our back: we
+ * follow them here, to control where credentials go.
  */
 import { BlockList, isIP } from "node:net";
-import { Readable } from "node:stream";
-import { Agent, type Dispatcher, request } from "undici";
 import type { Credential } from "../auth/index.ts";
 import { isOslessError, OslessError } from "../errors.ts";
 import type { EventSink } from "../events/index.ts";
 import { isLoopbackRegistry, registryHost } from "../reference/index.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { registryError, responseText } from "./errors.ts";
+import { HttpPool, type HttpResponse } from "./http.ts";
 
 export interface RetryPolicy {
   /** Attempts in all, including the first (default 5). */
@@ -36,14 +34,16 @@ export interface TransportOptions {
   /** Looked up once, when the registry first asks for credentials. */
   credentials?: (() => Promise<Credential | undefined>) | undefined;
   retry?: Partial<RetryPolicy> | undefined;
-  /** A body that sends nothing for this long is a stall: the request fails and is retried or resumed. */
+  /**
+   * A request whose connection is idle this long (no headers yet, or a body that stopped) is a stall: it fails
+   * and is retried or resumed. Default 60 s.
+   */
   bodyTimeoutMs?: number | undefined;
+  /** Same as bodyTimeoutMs (one idle timer covers both); kept for callers that name it. */
   headersTimeoutMs?: number | undefined;
   events?: EventSink | undefined;
   signal?: AbortSignal | undefined;
   userAgent?: string | undefined;
-  /** Shared connection pool (default: one per transport). */
-  dispatcher?: Dispatcher | undefined;
 }
 
 export type Body = Buffer | string | (() => AsyncIterable<Uint8Array>);
@@ -62,11 +62,12 @@ export interface RequestSpec {
   retry?: boolean | undefined;
 }
 
-export type Response = Dispatcher.ResponseData;
+export type Response = HttpResponse;
 
 const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 const TRANSPORT_ERRORS = new Set([
   "ECONNRESET",
+  "ECONNABORTED",
   "ECONNREFUSED",
   "EPIPE",
   "ETIMEDOUT",
@@ -114,7 +115,7 @@ export function isTransportError(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   if (typeof code === "string" && TRANSPORT_ERRORS.has(code)) return true;
   const msg = String((e as Error)?.message ?? "");
-  return /premature close|other side closed|socket hang up|terminated/i.test(msg);
+  return /premature close|other side closed|socket hang up|terminated|^aborted$/i.test(msg);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -159,8 +160,7 @@ export class Transport {
   readonly insecure: boolean;
   readonly retry: RetryPolicy;
   #opts: TransportOptions;
-  #dispatcher: Dispatcher;
-  #ownDispatcher: boolean;
+  #pool: HttpPool;
   #base: string | undefined;
   #challenges: Challenge[] | undefined;
   #pinging: Promise<void> | undefined;
@@ -175,16 +175,10 @@ export class Transport {
     this.insecure = opts.insecure === true || isLoopbackRegistry(domain);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.#opts = opts;
-    this.#ownDispatcher = opts.dispatcher === undefined;
-    this.#dispatcher =
-      opts.dispatcher ??
-      new Agent({
-        connections: 16,
-        keepAliveTimeout: 10_000,
-        bodyTimeout: opts.bodyTimeoutMs ?? 60_000,
-        headersTimeout: opts.headersTimeoutMs ?? 60_000,
-        connect: { rejectUnauthorized: !this.insecure },
-      });
+    this.#pool = new HttpPool({
+      rejectUnauthorized: !this.insecure,
+      idleTimeoutMs: opts.bodyTimeoutMs ?? opts.headersTimeoutMs ?? 60_000,
+    });
   }
 
   get signal(): AbortSignal | undefined {
@@ -192,7 +186,7 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    if (this.#ownDispatcher) await this.#dispatcher.close().catch(() => {});
+    this.#pool.close();
   }
 
   /** "https://host" or "http://host", decided by the first ping. */
@@ -590,13 +584,11 @@ export class Transport {
     body: Body | undefined,
   ): Promise<Response> {
     const h: Record<string, string> = { "user-agent": this.#opts.userAgent ?? "osless/0.1", ...headers };
-    const b = typeof body === "function" ? Readable.from(body(), { objectMode: false }) : body;
-    return request(url, {
-      method: method as Dispatcher.HttpMethod,
+    return this.#pool.request(url, {
+      method,
       headers: h,
-      ...(b === undefined ? {} : { body: b }),
-      dispatcher: this.#dispatcher,
-      ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+      body: typeof body === "function" ? body() : body,
+      signal: this.#opts.signal,
     });
   }
 }
