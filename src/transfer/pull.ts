@@ -192,6 +192,20 @@ class Puller {
     checkImageConsistency(m.manifest, config.config, where);
     this.#platforms.set(m.digest, formatPlatform(config.config));
     const layers = m.manifest.layers.filter((l) => !(mayBeAbsent(l) && l.urls?.length));
+    // The store's resumable ingest never asks the registry for a size-0 blob, so the client's own check would not
+    // run: refuse here, before any download (containerd does the same).
+    for (const [i, l] of m.manifest.layers.entries()) {
+      if (l.size <= 0 && layers.includes(l)) {
+        throw new OslessError(
+          "E_MANIFEST_INVALID",
+          `${where}: layers[${i}] (${l.digest}) has size ${l.size}`,
+          {
+            hint: "a layer to fetch must have a positive size; the manifest is wrong",
+            details: { where, digest: l.digest, size: l.size },
+          },
+        );
+      }
+    }
     await mapLimit(layers, this.opts.concurrency ?? 3, (l) => this.layer(tx, l));
     await tx.put(cfgRaw, cfgDesc, `${where} config`);
     await tx.put(m.raw, m, `${where} manifest`);
