@@ -250,8 +250,11 @@ export class Repository {
     let lastError: unknown;
     while (pos < d.size) {
       if (stalled >= MAX_STALLED_RESUMES) {
-        throw new OslessError("E_NETWORK", `${label}: download failed at byte ${pos} of ${d.size}`, {
-          hint: "the connection keeps breaking; run the command again to resume",
+        // Say why: the cause is only printed in debug mode, and a registry that answers wrong ranges is not a
+        // broken connection.
+        const why = lastError instanceof Error ? lastError.message : String(lastError);
+        throw new OslessError("E_NETWORK", `${label}: download failed at byte ${pos} of ${d.size}: ${why}`, {
+          hint: "the transfer keeps failing without progress; run the command again to resume",
           cause: lastError,
         });
       }
