@@ -97,9 +97,10 @@ for (const [net, bits] of [
   ["::", 128],
   ["fc00::", 7],
   ["fe80::", 10],
-  ["::ffff:0:0", 96],
 ] as const)
   NON_PUBLIC.addSubnet(net, bits, "ipv6");
+// No "::ffff:0:0/96" rule: BlockList checks IPv4-mapped IPv6 addresses against the IPv4 rules above, and IPv4
+// addresses against IPv6 rules as mapped ones, so that rule would make every IPv4 address non-public.
 
 /** True for an IP literal in a non-public range (host names are not resolved: only literals are judged). */
 export function isNonPublicAddress(hostname: string): boolean {
