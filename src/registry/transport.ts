@@ -139,6 +139,8 @@ export function parseRetryAfter(v: string | string[] | undefined, now = Date.now
   const s = Array.isArray(v) ? v[0] : v;
   if (s === undefined || s.trim() === "") return undefined;
   if (/^\s*\d+\s*$/.test(s)) return Number(s) * 1000;
+  // Only HTTP-date shapes (they start with a day name): V8's Date.parse reads "1.5" or "foo 1" as dates in 2001.
+  if (!/^\s*(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s/i.test(s)) return undefined;
   const t = Date.parse(s);
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
