@@ -531,7 +531,10 @@ export class Transport {
         res = await send();
       } catch (e) {
         if (this.#opts.signal?.aborted) throw this.#opts.signal.reason;
-        if (retry && attempt < policy.attempts && isTransportError(e)) {
+        // Refused before the registry ever answered: a wrong host or port, not a blip. Fail at once instead of
+        // backing off for a minute per scheme (ggcr never retries ECONNREFUSED).
+        const refusedAtFirst = (e as { code?: unknown })?.code === "ECONNREFUSED" && this.#base === undefined;
+        if (retry && attempt < policy.attempts && isTransportError(e) && !refusedAtFirst) {
           await this.#backoff(attempt, undefined, url, (e as Error).message);
           continue;
         }
