@@ -312,6 +312,11 @@ program
           `checked ${r.blobsChecked} blobs (${humanSize(r.bytesChecked)}) and ${r.images} images\n`,
         );
         for (const p of r.problems) io.stdout.write(`problem: ${p.message}\n`);
+        if (!opts.repair) {
+          for (const p of r.leftovers)
+            io.stdout.write(`leftover of an interrupted write: ${p} (prune removes it)\n`);
+        }
+        for (const p of r.partial) io.stdout.write(`partial download kept for the next pull: ${p}\n`);
         for (const p of r.repaired) io.stdout.write(`repaired: ${p}\n`);
         if (r.problems.length === 0) io.stdout.write("no problems found\n");
       }

@@ -313,7 +313,7 @@ interface Staged {
   present: boolean;
 }
 
-/** Ingest directories of resumable downloads are named `<alg>-<hex>` (others start with the writer's PID). */
+/** Resumable downloads are single files named `<alg>-<hex>` in ingest/ (load's dirs start with the writer's PID). */
 export const RESUMABLE_INGEST = /^(sha256|sha512)-[0-9a-f]+$/;
 
 /** The lock a resumable ingest `<alg>-<hex>` is held under while a process writes it. */
@@ -457,11 +457,10 @@ export class Transaction {
       signal: opts.signal,
     });
     try {
+      // The partial download is a single file, ingest/<alg>-<hex>: renaming it into blobs/ leaves nothing behind.
+      const file = join(this.store.ingestDir, name);
       // Another process may have committed it while we waited for the lock.
       if (await this.store.hasBlob(expected)) return present("present", 0);
-      const dir = join(this.store.ingestDir, name);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const file = join(dir, "data");
       const hasher = new Hasher(algorithm);
       let offset = 0;
       const st = await stat(file).catch((e) => {
@@ -475,6 +474,25 @@ export class Transaction {
       }
       const resumedFrom = offset;
       const fh = await open(file, offset > 0 ? "a" : "w", 0o644);
+      // Network chunks are small (16-64 KiB): gather them into 1 MiB writes, one in flight while the next fills,
+      // so that the download never waits for the disk and the disk sees few large writes.
+      let batch: Uint8Array[] = [];
+      let batchSize = 0;
+      let writing: Promise<void> = Promise.resolve();
+      let writeError: unknown;
+      const flush = async () => {
+        const data = batch;
+        batch = [];
+        batchSize = 0;
+        await writing;
+        if (writeError !== undefined) throw writeError;
+        writing = writevAll(fh, data).then(
+          () => faultPoint("after-write"),
+          (e) => {
+            writeError = e;
+          },
+        );
+      };
       try {
         if (offset < expected.size) {
           for await (const chunk of await openAt(offset)) {
@@ -482,17 +500,22 @@ export class Transaction {
               throw sizeMismatch(what, expected, hasher.size + chunk.length, true);
             }
             hasher.update(chunk);
-            await writeAll(fh, chunk);
-            faultPoint("after-write");
+            batch.push(chunk);
+            batchSize += chunk.length;
+            if (batchSize >= 1 << 20) await flush();
           }
         }
+        if (batchSize > 0) await flush();
+        await writing;
+        if (writeError !== undefined) throw writeError;
         faultPoint("before-fsync");
         await fh.datasync();
       } catch (e) {
+        await writing;
         await fh.close();
         // Wrong content is thrown away; a broken transfer keeps what it got for the next attempt.
         if (e instanceof OslessError && (e.code === "E_SIZE_MISMATCH" || e.code === "E_DIGEST_MISMATCH")) {
-          await rm(dir, { recursive: true, force: true });
+          await rm(file, { force: true });
         }
         throw e;
       }
@@ -503,7 +526,7 @@ export class Transaction {
       else if (digest !== expected.digest) err = digestMismatch(what, expected.digest, digest);
       if (err) {
         // A short body keeps its bytes (resumable); wrong bytes are discarded.
-        if (hasher.size >= expected.size) await rm(dir, { recursive: true, force: true });
+        if (hasher.size >= expected.size) await rm(file, { force: true });
         throw err;
       }
       const target = this.store.blobPath(digest);
@@ -512,7 +535,6 @@ export class Transaction {
       await rename(file, target);
       await fsyncDir(join(target, ".."));
       faultPoint("after-rename");
-      await rm(dir, { recursive: true, force: true });
       return present("written", resumedFrom);
     } finally {
       await release();
@@ -575,6 +597,22 @@ async function writeAll(fh: import("node:fs/promises").FileHandle, chunk: Uint8A
   while (off < chunk.length) {
     const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
     off += bytesWritten;
+  }
+}
+
+/** Write several buffers in one writev call (no copy into one buffer); short writes are finished one by one. */
+async function writevAll(fh: import("node:fs/promises").FileHandle, chunks: Uint8Array[]): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten === total) return;
+  let skip = bytesWritten;
+  for (const c of chunks) {
+    if (skip >= c.length) {
+      skip -= c.length;
+      continue;
+    }
+    await writeAll(fh, c.subarray(skip));
+    skip = 0;
   }
 }
 

@@ -128,7 +128,7 @@ export async function prune(store: Store, opts: PruneOptions = {}): Promise<Prun
 }
 
 export interface FsckProblem {
-  kind: "corrupt-blob" | "missing-blob" | "bad-manifest" | "stray-file" | "stale-ingest";
+  kind: "corrupt-blob" | "missing-blob" | "bad-manifest" | "stray-file";
   message: string;
   digest?: string | undefined;
   image?: string | undefined;
@@ -144,6 +144,8 @@ export interface FsckResult {
   repaired: string[];
   /** Partial downloads kept for the next pull to resume (not problems; `prune` removes them). */
   partial: string[];
+  /** Leftovers of interrupted writes (not problems: reads ignore them; --repair and `prune` remove them). */
+  leftovers: string[];
 }
 
 async function hashFile(path: string, algorithm: "sha256" | "sha512"): Promise<string> {
@@ -165,6 +167,7 @@ export async function fsck(store: Store, opts: { repair?: boolean } = {}): Promi
     problems: [],
     repaired: [],
     partial: [],
+    leftovers: [],
   };
   const { blobs, strays } = await listBlobFiles(store);
   const corrupt = new Set<string>();
@@ -242,12 +245,9 @@ export async function fsck(store: Store, opts: { repair?: boolean } = {}): Promi
   for (const name of await readdir(store.ingestDir).catch(() => [] as string[])) {
     if (RESUMABLE_INGEST.test(name)) result.partial.push(join(store.ingestDir, name));
   }
-  for (const s of stale)
-    result.problems.push({
-      kind: "stale-ingest",
-      path: s,
-      message: `${s} is left from an interrupted write`,
-    });
+  // Debris of interrupted writes is not an inconsistency (reads never see it): listed, and removed by --repair
+  // and by prune.
+  result.leftovers.push(...stale);
 
   if (opts.repair) {
     if (broken.length > 0) {
