@@ -2,7 +2,7 @@
 import { parseReference } from "../reference/index.ts";
 import type { Platform } from "../spec/schemas.ts";
 import { entryName, familiarRepository, openEntry, resolveImage } from "./images.ts";
-import type { Store } from "./layout.ts";
+import { REPO_DIGEST, type Store } from "./layout.ts";
 
 export interface InspectResult {
   inspect: Record<string, unknown>;
@@ -21,7 +21,13 @@ export async function inspectImage(store: Store, input: string, platform?: Platf
   const inspect: Record<string, unknown> = {
     Id: img.config.digest,
     RepoTags: refs.map((x) => x.familiar()),
-    RepoDigests: [...new Set(refs.map((x) => `${familiarRepository(x)}@${r.entry.digest}`))],
+    // Pulled images: the digest the registry knows them by (an index's for multi-platform images), as docker.
+    RepoDigests: [
+      ...new Set([
+        ...all.flatMap((e) => repoDigest(e.annotations?.[REPO_DIGEST])),
+        ...refs.map((x) => `${familiarRepository(x)}@${r.entry.digest}`),
+      ]),
+    ],
     Parent: "",
     Comment: c.history?.at(-1)?.comment ?? "",
     Created: c.created ?? "",
@@ -47,4 +53,14 @@ export async function inspectImage(store: Store, input: string, platform?: Platf
     rawManifest: img.index && r.entry.digest === img.index.digest ? img.index.raw : img.manifest.raw,
     rawConfig: img.config.raw,
   };
+}
+
+function repoDigest(v: string | undefined): string[] {
+  if (!v) return [];
+  try {
+    const ref = parseReference(v);
+    return ref.digest ? [`${familiarRepository(ref)}@${ref.digest}`] : [];
+  } catch {
+    return [];
+  }
 }

@@ -46,6 +46,11 @@ import {
 import { OslessError } from "../errors.ts";
 
 export const REF_NAME = "org.opencontainers.image.ref.name";
+/**
+ * On a pulled image's index.json entry: where it came from, `name@digest` with the digest the reference resolved
+ * to (an index's for a multi-platform image), like Docker's RepoDigests. Push uses it to find mount sources.
+ */
+export const REPO_DIGEST = "io.osless.repo-digest";
 
 /** A descriptor as stored in index.json (kept loose: unknown fields written by other tools survive). */
 export interface IndexEntry {

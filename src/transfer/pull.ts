@@ -21,11 +21,8 @@ import { formatPlatform, hostPlatform, selectPlatform } from "../spec/platform.t
 import type { Descriptor, Platform } from "../spec/schemas.ts";
 import { mayBeAbsent } from "../store/graph.ts";
 import { entryName } from "../store/images.ts";
-import { type IndexEntry, REF_NAME, type Store, type Transaction } from "../store/layout.ts";
+import { type IndexEntry, REF_NAME, REPO_DIGEST, type Store, type Transaction } from "../store/layout.ts";
 import { mapLimit, type RemoteOptions, registryClient, shortId } from "./remote.ts";
-
-/** Annotation on a pulled image's index.json entry: where it came from (`name@digest`), like Docker's RepoDigests. */
-export const REPO_DIGEST = "io.osless.repo-digest";
 
 export interface PullOptions extends RemoteOptions {
   /** Platform to take from a multi-platform image (default: the host's). */

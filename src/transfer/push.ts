@@ -11,8 +11,7 @@ import { isIndexMediaType, isManifestMediaType } from "../spec/media-types.ts";
 import type { ParsedIndex, ParsedManifest } from "../spec/parse.ts";
 import { mayBeAbsent, readManifestOrIndex, walkGraph } from "../store/graph.ts";
 import { entryName, resolveImage } from "../store/images.ts";
-import type { IndexEntry, Store } from "../store/layout.ts";
-import { REPO_DIGEST } from "./pull.ts";
+import { type IndexEntry, REPO_DIGEST, type Store } from "../store/layout.ts";
 import { mapLimit, type RemoteOptions, registryClient, shortId } from "./remote.ts";
 
 export interface PushOptions extends RemoteOptions {
