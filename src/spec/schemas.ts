@@ -1,14 +1,25 @@
 /**
- * Zod schemas and types for OCI image-spec v1.1 and Docker schema2 documents: descriptors, platforms, manifests,
- * indexes / manifest lists and image configs. All objects are loose: unknown fields are kept, never dropped, because
- * osless never re-serialises a document it did not create (digests are taken on the raw bytes, see parse.ts).
+ * Schemas (built with check.ts, not zod: see there why) and types for OCI image-spec v1.1 and Docker schema2
+ * documents: descriptors, platforms, manifests, indexes / manifest lists and image configs. All objects are loose:
+ * unknown fields are kept, never dropped, because osless never re-serialises a document it did not create (digests
+ * are taken on the raw bytes, see parse.ts).
  *
  * The schemas follow the spec prose where it is stricter than the official JSON schemas (digest syntax per
  * registered algorithm, non-negative sizes everywhere, `diff_ids` are digests, `urls` are URIs) and where it is
  * more lenient (a manifest may have zero layers; config fields may be `null`). See schemas.test.ts for the list.
  */
-import { z } from "zod";
 import { type Digest, parseDigest } from "../digest/index.ts";
+import {
+  array,
+  boolean,
+  literal,
+  looseObject,
+  number,
+  pattern,
+  record,
+  type Schema,
+  string,
+} from "./check.ts";
 import { MEDIA_TYPE_PATTERN } from "./media-types.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -125,122 +136,121 @@ export interface ImageConfig {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** A digest with a supported algorithm and the registered encoding (lowercase hex of the right length). */
-export const DigestSchema = z.string().superRefine((value, ctx) => {
+export const DigestSchema: Schema<Digest> = string((value) => {
   try {
     parseDigest(value, "digest");
+    return undefined;
   } catch (e) {
-    ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/^digest: /, "") });
+    return (e as Error).message.replace(/^digest: /, "");
   }
+}) as Schema<Digest>;
+
+export const MediaTypeSchema = pattern(MEDIA_TYPE_PATTERN, "is not a media type (RFC 6838 type/subtype)");
+
+export const SizeSchema = number({
+  int: "must be an integer number of bytes",
+  min: [0, "must not be negative"],
 });
 
-export const MediaTypeSchema = z
-  .string()
-  .regex(MEDIA_TYPE_PATTERN, { message: "is not a media type (RFC 6838 type/subtype)" });
+export const AnnotationsSchema = record(string());
 
-export const SizeSchema = z
-  .number()
-  .int({ message: "must be an integer number of bytes" })
-  .min(0, { message: "must not be negative" });
+const UrlSchema = string((u) => (URL.canParse(u) ? undefined : "is not a URI (RFC 3986)"));
 
-export const AnnotationsSchema = z.record(z.string(), z.string());
-
-const UrlSchema = z.string().refine((u) => URL.canParse(u), { message: "is not a URI (RFC 3986)" });
-
-export const PlatformSchema = z.looseObject({
-  architecture: z.string(),
-  os: z.string(),
-  "os.version": z.string().optional(),
-  "os.features": z.array(z.string()).optional(),
-  variant: z.string().optional(),
-  features: z.array(z.string()).optional(),
+export const PlatformSchema = looseObject<Platform>({
+  architecture: string(),
+  os: string(),
+  "os.version": string().optional(),
+  "os.features": array(string()).optional(),
+  variant: string().optional(),
+  features: array(string()).optional(),
 });
 
-export const DescriptorSchema = z.looseObject({
+export const DescriptorSchema = looseObject<Descriptor>({
   mediaType: MediaTypeSchema,
   digest: DigestSchema,
   size: SizeSchema,
-  urls: z.array(UrlSchema).optional(),
+  urls: array(UrlSchema).optional(),
   annotations: AnnotationsSchema.optional(),
-  data: z.string().regex(BASE64, { message: "is not base64 (RFC 4648)" }).optional(),
+  data: pattern(BASE64, "is not base64 (RFC 4648)").optional(),
   platform: PlatformSchema.optional(),
   artifactType: MediaTypeSchema.optional(),
 });
 
-const SchemaVersion2 = z.literal(2, { message: "must be 2" });
+const SchemaVersion2 = literal(2, "must be 2");
 
-export const ManifestSchema = z.looseObject({
+export const ManifestSchema = looseObject<Manifest>({
   schemaVersion: SchemaVersion2,
   mediaType: MediaTypeSchema.optional(),
   artifactType: MediaTypeSchema.optional(),
   config: DescriptorSchema,
   // The OCI JSON schema says minItems 1; the prose says "SHOULD have at least one entry" and Docker pushes
   // `FROM scratch` images with zero layers. We follow the prose.
-  layers: z.array(DescriptorSchema),
+  layers: array(DescriptorSchema),
   subject: DescriptorSchema.optional(),
   annotations: AnnotationsSchema.optional(),
 });
 
-export const IndexSchema = z.looseObject({
+export const IndexSchema = looseObject<Index>({
   schemaVersion: SchemaVersion2,
   mediaType: MediaTypeSchema.optional(),
   artifactType: MediaTypeSchema.optional(),
-  manifests: z.array(DescriptorSchema),
+  manifests: array(DescriptorSchema),
   subject: DescriptorSchema.optional(),
   annotations: AnnotationsSchema.optional(),
 });
 
-const StringList = z.array(z.string());
-const MapStringObject = z.record(z.string(), z.looseObject({}));
+const StringList = array(string());
+const MapStringObject = record(looseObject({}));
 
-export const HealthConfigSchema = z.looseObject({
+export const HealthConfigSchema = looseObject<HealthConfig>({
   Test: StringList.optional(),
-  Interval: z.number().optional(),
-  Timeout: z.number().optional(),
-  StartPeriod: z.number().optional(),
-  StartInterval: z.number().optional(),
-  Retries: z.number().optional(),
+  Interval: number().optional(),
+  Timeout: number().optional(),
+  StartPeriod: number().optional(),
+  StartInterval: number().optional(),
+  Retries: number().optional(),
 });
 
-export const ContainerConfigSchema = z.looseObject({
-  User: z.string().optional(),
+export const ContainerConfigSchema = looseObject<ContainerConfig>({
+  User: string().optional(),
   ExposedPorts: MapStringObject.optional(),
   Env: StringList.optional(),
   Entrypoint: StringList.optional(),
   Cmd: StringList.optional(),
   Volumes: MapStringObject.optional(),
-  WorkingDir: z.string().optional(),
+  WorkingDir: string().optional(),
   Labels: AnnotationsSchema.optional(),
-  StopSignal: z.string().optional(),
-  ArgsEscaped: z.boolean().optional(),
+  StopSignal: string().optional(),
+  ArgsEscaped: boolean().optional(),
   Healthcheck: HealthConfigSchema.optional(),
   OnBuild: StringList.optional(),
   Shell: StringList.optional(),
 });
 
-export const HistoryEntrySchema = z.looseObject({
-  created: z.string().optional(),
-  created_by: z.string().optional(),
-  author: z.string().optional(),
-  comment: z.string().optional(),
-  empty_layer: z.boolean().optional(),
+export const HistoryEntrySchema = looseObject<HistoryEntry>({
+  created: string().optional(),
+  created_by: string().optional(),
+  author: string().optional(),
+  comment: string().optional(),
+  empty_layer: boolean().optional(),
 });
 
-export const RootFSSchema = z.looseObject({
-  type: z.literal("layers", { message: 'must be "layers"' }),
-  diff_ids: z.array(DigestSchema),
+export const RootFSSchema = looseObject<RootFS>({
+  type: literal("layers", 'must be "layers"'),
+  diff_ids: array(DigestSchema),
 });
 
-export const ImageConfigSchema = z.looseObject({
-  created: z.string().optional(),
-  author: z.string().optional(),
-  architecture: z.string(),
-  os: z.string(),
-  "os.version": z.string().optional(),
+export const ImageConfigSchema = looseObject<ImageConfig>({
+  created: string().optional(),
+  author: string().optional(),
+  architecture: string(),
+  os: string(),
+  "os.version": string().optional(),
   "os.features": StringList.optional(),
-  variant: z.string().optional(),
+  variant: string().optional(),
   config: ContainerConfigSchema.optional(),
   rootfs: RootFSSchema,
-  history: z.array(HistoryEntrySchema).optional(),
+  history: array(HistoryEntrySchema).optional(),
 });
 
 /** Optional fields of the image config that may be `null` ("equivalent to being absent", config.md). */
