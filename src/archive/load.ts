@@ -175,6 +175,8 @@ class Importer {
   readonly tx: Transaction;
   readonly events: EventSink;
   #configs = new Map<string, ParsedConfig>();
+  /** Compression of each blob streamed in by this load (a blob staged earlier in it is not in blobs/ yet). */
+  #compressions = new Map<string, Compression>();
 
   constructor(tree: FileTree, tx: Transaction, events: EventSink) {
     this.tree = tree;
@@ -335,8 +337,13 @@ class Importer {
       expected,
       where,
     );
-    if (skipped && expected)
-      compression = await detectFileCompression(this.tx.store.blobPath(expected.digest));
+    if (skipped && expected) {
+      // Staged earlier in this load (shared by two images), else already in the store.
+      compression =
+        this.#compressions.get(expected.digest) ??
+        (await detectFileCompression(this.tx.store.blobPath(expected.digest)));
+    }
+    if (expected) this.#compressions.set(expected.digest, compression);
     this.events({ type: "end", id, skipped });
     return compression;
   }
