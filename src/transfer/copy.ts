@@ -152,10 +152,22 @@ async function loadOne(
     ...(opts.events ? { events: opts.events } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  if (r.images.length !== 1) {
-    throw new OslessError("E_AMBIGUOUS", `${src.spec} holds ${r.images.length} images; copy takes one`, {
-      hint: `name one: ${src.transport}:PATH:REF`,
+  let images = r.images;
+  // loadImages selects by ref in OCI layouts; a docker archive's image is picked here by its RepoTags name.
+  if (src.transport === "docker-archive" && src.ref !== undefined) {
+    const want = parseReference(src.ref).toString();
+    images = images.filter((i) => i.names.includes(want));
+    if (images.length === 0) {
+      const names = r.images.flatMap((i) => i.names);
+      throw new OslessError("E_NOT_FOUND", `${src.spec}: no image named ${src.ref}`, {
+        hint: names.length ? `names in this archive: ${names.join(", ")}` : "the archive names no images",
+      });
+    }
+  }
+  if (images.length !== 1) {
+    throw new OslessError("E_AMBIGUOUS", `${src.spec} holds ${images.length} images; copy takes one`, {
+      hint: `name one: ${src.transport}:PATH:${src.transport === "docker-archive" ? "NAME" : "REF"}`,
     });
   }
-  return (r.images[0] as { digest: string }).digest;
+  return (images[0] as { digest: string }).digest;
 }
