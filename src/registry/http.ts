@@ -71,7 +71,9 @@ export class HttpPool {
         const body = res as HttpResponse["body"];
         body.dump = () =>
           new Promise<void>((done) => {
-            if (res.complete || res.destroyed) return done();
+            // Not `res.complete`: that is true as soon as the parser has the whole body (always for HEAD and small
+            // bodies), but the socket goes back to the pool only on 'end', which needs the body read.
+            if (res.readableEnded || res.destroyed) return done();
             res.on("end", done);
             res.on("error", () => done());
             res.on("close", () => done());
