@@ -313,3 +313,32 @@ describe("Transport: an unreachable registry", () => {
     assert.ok(Date.now() - start < 900, `took ${Date.now() - start} ms: the refused connection was retried`);
   });
 });
+
+describe("Transport connection reuse", () => {
+  test("dumped responses give their connection back: 40 HEAD and 40 small GETs on one transport are quick", async () => {
+    await withServer(
+      (req, res) => {
+        res.writeHead(200, { "content-length": "5" });
+        res.end(req.method === "HEAD" ? undefined : "hello");
+      },
+      async (host, hits) => {
+        // A long idle timeout: a connection kept by an unread response would hold the pool (16) for that long.
+        const t = new Transport(host, { retry: { attempts: 1 }, bodyTimeoutMs: 30_000 });
+        try {
+          const start = Date.now();
+          for (let i = 0; i < 40; i++) {
+            for (const method of ["HEAD", "GET"] as const) {
+              const res = await t.request({ method, url: `/v2/x/blobs/${i}`, scopes: [] });
+              assert.equal(res.statusCode, 200);
+              await res.body.dump();
+            }
+          }
+          assert.equal(hits(), 80);
+          assert.ok(Date.now() - start < 5000, `took ${Date.now() - start} ms`);
+        } finally {
+          await t.close();
+        }
+      },
+    );
+  });
+});
