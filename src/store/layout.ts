@@ -517,11 +517,14 @@ export class Transaction {
         await fh.datasync();
       } catch (e) {
         await writing;
+        const wrong =
+          e instanceof OslessError && (e.code === "E_SIZE_MISMATCH" || e.code === "E_DIGEST_MISMATCH");
+        // A broken transfer keeps what it got for the next attempt: the batch not yet written too (up to 1 MiB,
+        // else a connection that breaks every few hundred KiB never makes progress across runs).
+        if (!wrong && batchSize > 0 && writeError === undefined) await writevAll(fh, batch).catch(() => {});
         await fh.close();
-        // Wrong content is thrown away; a broken transfer keeps what it got for the next attempt.
-        if (e instanceof OslessError && (e.code === "E_SIZE_MISMATCH" || e.code === "E_DIGEST_MISMATCH")) {
-          await rm(file, { force: true });
-        }
+        // Wrong content is thrown away, and so is a file that received nothing (no partial worth listing).
+        if (wrong || hasher.size === 0) await rm(file, { force: true });
         throw e;
       }
       await fh.close();
