@@ -169,6 +169,8 @@ export class Transport {
   #pinging: Promise<void> | undefined;
   #credentials: Promise<Credential | undefined> | undefined;
   #tokens = new Map<string, Token>();
+  /** Token fetches in flight, by scope key: concurrent requests that need the same token share one fetch. */
+  #fetching = new Map<string, Promise<string>>();
   /** Scopes the registry asked for in a challenge, merged into later token requests. */
   #extraScopes: string[] = [];
 
@@ -275,6 +277,7 @@ export class Transport {
           scopes = [...new Set([...asked, ...scopes])];
           this.#extraScopes = [...new Set([...asked, ...this.#extraScopes])];
           this.#tokens.clear();
+          this.#fetching.clear();
           continue;
         }
         if (challenges.some((c) => c.scheme === "basic")) {
@@ -369,6 +372,18 @@ export class Transport {
     const key = scopeKey(scopes);
     const cached = this.#tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.token;
+    let pending = this.#fetching.get(key);
+    if (!pending) {
+      const p = this.#fetchToken(challenge, scopes, key).finally(() => {
+        if (this.#fetching.get(key) === p) this.#fetching.delete(key);
+      });
+      this.#fetching.set(key, p);
+      pending = p;
+    }
+    return pending;
+  }
+
+  async #fetchToken(challenge: Challenge, scopes: string[], key: string): Promise<string> {
     const realm = this.#checkRealm(challenge.params.realm);
     const service = challenge.params.service;
     const cred = await this.#credential();
