@@ -7,9 +7,11 @@
  *   docker-archive:FILE[:name]   a `docker save` archive
  *   NAME | ID                    the store (no transport prefix)
  *
- * Every copy goes through a content store: the user's when it is one end (pull, push, load or save), else a
- * temporary one that is removed afterwards. Blobs keep their bytes and digests on the way; what the store
- * verifies (sizes, digests, manifest/config consistency) is verified for every copy.
+ * Every copy goes through a content store: the user's when it is one end and the other is a registry (pull,
+ * push) or the destination is an archive or layout (save); else a temporary one that is removed afterwards (an
+ * archive copied into the store passes through one, so that only the chosen image and name arrive). Blobs keep
+ * their bytes and digests on the way; what the store verifies (sizes, digests, manifest/config consistency) is
+ * verified for every copy.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,8 +21,9 @@ import { parseLocation } from "../archive/location.ts";
 import { saveImages } from "../archive/save.ts";
 import { OslessError } from "../errors.ts";
 import { parseReference } from "../reference/index.ts";
+import { walkGraph } from "../store/graph.ts";
 import { entryName, resolveImage, tagImage } from "../store/images.ts";
-import { Store } from "../store/layout.ts";
+import { type IndexEntry, REF_NAME, Store } from "../store/layout.ts";
 import { type PullOptions, pullImage } from "./pull.ts";
 import { type PushOptions, pushImage } from "./push.ts";
 
@@ -76,7 +79,7 @@ export interface CopyOptions extends PullOptions, PushOptions {}
 export interface CopyResult {
   source: string;
   destination: string;
-  /** Digest of the manifest (or index) written to the destination. */
+  /** Digest of the image's manifest (or index); a docker archive keeps manifest.json instead of it. */
   digest: string;
 }
 
@@ -108,11 +111,6 @@ export async function copyImage(
     const r = await tagImage(store, src.ref, dst.ref);
     return result(r.digest);
   }
-  if (dst.kind === "store" && src.kind === "layout") {
-    const id = await loadOne(store, src, opts);
-    const r = await tagImage(store, id, dst.ref);
-    return result(r.digest);
-  }
 
   // Neither end is the store: go through a temporary one.
   const dir = await mkdtemp(join(tmpdir(), "osless-copy-"));
@@ -125,6 +123,10 @@ export async function copyImage(
       const id = await loadOne(tmp, src as Extract<ImageLocation, { kind: "layout" }>, opts);
       const e = await resolveImage(tmp, id);
       name = entryName(e.entry) ?? id;
+    }
+    if (dst.kind === "store") {
+      // Only the chosen image, under the destination name: the archive's other images and names stay out.
+      return result(await copyBetweenStores(tmp, store, (await resolveImage(tmp, name)).entry, dst.ref));
     }
     if (dst.kind === "registry") return result((await pushImage(tmp, name, dst.ref, opts)).digest);
     if (dst.kind === "layout") {
@@ -140,6 +142,38 @@ export async function copyImage(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Copy one image (every blob its entry reaches that `from` has) into `to` under `name`, in one transaction of
+ * `to`: each blob is verified again as it is written. Returns the entry's digest.
+ */
+async function copyBetweenStores(from: Store, to: Store, entry: IndexEntry, name: string): Promise<string> {
+  const target = parseReference(name).toString();
+  const nodes: { digest: string; size: number }[] = [];
+  await walkGraph(from, [entry], {
+    visit: (n) => {
+      nodes.push(n.descriptor);
+    },
+    // Platforms an archive did not carry are absent in `from` too: there is nothing to copy for them.
+    onError: () => {},
+  });
+  await to.transaction(async (tx) => {
+    for (const d of nodes) {
+      if (!(await from.hasBlob(d))) continue;
+      await tx.put(() => from.openBlobUnverified(d.digest), d, `blob ${d.digest}`);
+    }
+    tx.updateIndex((entries) => [
+      ...entries.filter((e) => entryName(e) !== target),
+      {
+        mediaType: entry.mediaType,
+        digest: entry.digest,
+        size: entry.size,
+        annotations: { [REF_NAME]: target },
+      },
+    ]);
+  });
+  return entry.digest;
 }
 
 /** Load the one image an archive or layout (with its optional ref) holds; returns its digest. */

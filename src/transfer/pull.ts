@@ -17,7 +17,13 @@ import {
   type ParsedManifest,
   parseImageConfig,
 } from "../spec/parse.ts";
-import { formatPlatform, hostPlatform, selectPlatform } from "../spec/platform.ts";
+import {
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  platformMatches,
+  selectPlatform,
+} from "../spec/platform.ts";
 import type { Descriptor, Platform } from "../spec/schemas.ts";
 import { mayBeAbsent } from "../store/graph.ts";
 import { entryName } from "../store/images.ts";
@@ -118,6 +124,8 @@ class Puller {
       id = top.digest;
     } else {
       let m = top;
+      const want = this.opts.platform;
+      if (m.kind === "manifest" && want) this.#checkPlatform = want;
       if (m.kind === "index") {
         const want = this.opts.platform ?? hostPlatform();
         const child = selectPlatform(want, m.index.manifests);
@@ -175,6 +183,8 @@ class Puller {
   }
 
   #platforms = new Map<string, string>();
+  /** --platform given for a single-platform image: checked against its config. */
+  #checkPlatform: Platform | undefined;
 
   #platformOf(m: ParsedManifest): string[] {
     const p = this.#platforms.get(m.digest);
@@ -188,6 +198,17 @@ class Puller {
     const config = parseImageConfig(cfgRaw, { expected: cfgDesc, where: `${where} config` });
     checkImageConsistency(m.manifest, config.config, where);
     this.#platforms.set(m.digest, formatPlatform(config.config));
+    if (
+      this.#checkPlatform &&
+      !platformMatches(normalizePlatform(this.#checkPlatform), normalizePlatform(config.config))
+    ) {
+      // As docker: a single-platform image is pulled whatever --platform says, with a warning.
+      this.events({
+        type: "note",
+        level: "warn",
+        text: `the image's platform (${formatPlatform(config.config)}) does not match the requested platform (${formatPlatform(this.#checkPlatform)})`,
+      });
+    }
     const layers = m.manifest.layers.filter((l) => !(mayBeAbsent(l) && l.urls?.length));
     // The store's resumable ingest never asks the registry for a size-0 blob, so the client's own check would not
     // run: refuse here, before any download (containerd does the same).

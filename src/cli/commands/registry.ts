@@ -216,8 +216,10 @@ Examples:
         const s = await ctx.store();
         const remote = await remoteOptions(opts);
         const quiet = Boolean(opts.quiet || opts.json);
-        if (!quiet && destination) {
-          io.stderr.write(`The push refers to repository [${parseReference(destination).name}]\n`);
+        const destName =
+          destination ?? (await import("../../store/images.ts").then((m) => m.resolveImage(s, image))).name;
+        if (!quiet && destName) {
+          io.stderr.write(`The push refers to repository [${parseReference(destName).name}]\n`);
         }
         const progress = createProgress(io.stderr, !quiet);
         const result = await interruptible(
