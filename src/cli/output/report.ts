@@ -1,5 +1,5 @@
 /** How the CLI prints results and errors. */
-import pc from "picocolors";
+import { styleText } from "node:util";
 import { exitCodeFor, OslessError } from "../../errors.ts";
 
 export interface Io {
@@ -25,8 +25,9 @@ export function reportError(io: Io, e: unknown, json: boolean): number {
     return code;
   }
   const color = Boolean(io.stderr.isTTY) && !process.env.NO_COLOR;
-  const red = color ? pc.red : (s: string) => s;
-  const dim = color ? pc.dim : (s: string) => s;
+  // node:util's styleText rather than a colour package: nothing to load on every run for two colours.
+  const red = color ? (s: string) => styleText("red", s) : (s: string) => s;
+  const dim = color ? (s: string) => styleText("dim", s) : (s: string) => s;
   if (e instanceof OslessError) {
     io.stderr.write(`${red("Error:")} ${e.message}\n`);
     if (e.hint) io.stderr.write(`${dim("  hint:")} ${e.hint}\n`);
