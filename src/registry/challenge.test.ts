@@ -360,3 +360,9 @@ describe("parseChallenges: fuzz", () => {
     }
   });
 });
+
+test("an unquoted URL value is kept whole", () => {
+  assert.deepEqual(parseChallenges("Bearer realm=https://auth.example:8443/token?x=1,service=reg"), [
+    { scheme: "bearer", params: { realm: "https://auth.example:8443/token?x=1", service: "reg" } },
+  ]);
+});

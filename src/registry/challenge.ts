@@ -33,6 +33,11 @@ function parseOne(s: string, out: Challenge[]): void {
     while (i < n && TOKEN.test(s[i] as string)) i++;
     return s.slice(start, i);
   };
+  const bare = (): string => {
+    const start = i;
+    while (i < n && s[i] !== "," && s[i] !== " " && s[i] !== "\t") i++;
+    return s.slice(start, i);
+  };
   const quoted = (): string => {
     // s[i] === '"'
     i++;
@@ -60,10 +65,11 @@ function parseOne(s: string, out: Challenge[]): void {
     }
     skipWs();
     if (s[i] === "=") {
-      // A parameter of the current challenge (token68 values such as "abc==" are taken as a parameter-less scheme).
+      // A parameter of the current challenge. An unquoted value runs to the next comma or space, so that a
+      // realm sent without quotes (`realm=https://auth.example/token`) is kept whole.
       i++;
       skipWs();
-      const value = s[i] === '"' ? quoted() : token();
+      const value = s[i] === '"' ? quoted() : bare();
       if (current) current.params[word.toLowerCase()] = value;
       skipWs();
       continue;
