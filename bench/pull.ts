@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { IMAGES, ociLayout } from "../test/fixtures/images.ts";
 import { startRegistry } from "../test/fixtures/registry.ts";
 import { needTool, run as runTool, tmpdir } from "../test/fixtures/tools.ts";
-import { layoutImageSize, machine, median, timed } from "./util.ts";
+import { compare, layoutImageSize, timed } from "./util.ts";
 
 export async function run(): Promise<void> {
   const skopeo = needTool("skopeo", "skopeo");
@@ -27,43 +27,29 @@ export async function run(): Promise<void> {
     ]);
     const work = await tmpdir("osless-bench-pull-");
     const cli = new URL("../bin/osless.js", import.meta.url).pathname;
-    const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-    const ours: number[] = [];
-    const peer: number[] = [];
-    const once = async (i: number, record: boolean) => {
-      const store = join(work, `store-${i}`);
-      const dest = join(work, `layout-${i}`);
-      const a = await timed(process.execPath, [cli, "pull", "-q", ref], { OSLESS_ROOT: store });
-      const b = await timed(skopeo, [
-        "--insecure-policy",
-        "copy",
-        "-q",
-        "--src-tls-verify=false",
-        `docker://${ref}`,
-        `oci:${dest}:minbase`,
-      ]);
-      if (record) {
-        ours.push(a);
-        peer.push(b);
-      }
-      await rm(store, { recursive: true, force: true });
-      await rm(dest, { recursive: true, force: true });
-    };
-    await once(-1, false);
-    for (let i = 0; i < rounds; i++) await once(i, true);
-    const o = median(ours);
-    const p = median(peer);
-    console.log(
-      `pull: ${(size / 1e6).toFixed(1)} MB image (Debian bookworm minbase, 1 gzip layer) from docker-registry on 127.0.0.1, ${rounds} rounds, median wall time`,
-    );
-    console.log(
-      `  osless pull REF                          ${o.toFixed(0)} ms   (${ours.map((x) => x.toFixed(0)).join(", ")})`,
-    );
-    console.log(
-      `  skopeo copy docker://REF oci:DIR:tag     ${p.toFixed(0)} ms   (${peer.map((x) => x.toFixed(0)).join(", ")})`,
-    );
-    console.log(`  ratio osless/skopeo: ${(o / p).toFixed(2)}×  (goal ≤ 0.8×)`);
-    console.log(`  machine: ${machine()}`);
+    const store = join(work, "store");
+    const dest = join(work, "layout");
+    await compare({
+      title: `pull: ${(size / 1e6).toFixed(1)} MB image (Debian bookworm minbase, 1 gzip layer) from docker-registry on 127.0.0.1`,
+      rounds: Number(process.env.BENCH_ROUNDS ?? 5),
+      ours: "osless pull REF",
+      peer: "skopeo copy docker://REF oci:DIR:tag",
+      goal: 0.8,
+      round: async () => {
+        const a = await timed(process.execPath, [cli, "pull", "-q", ref], { OSLESS_ROOT: store });
+        const b = await timed(skopeo, [
+          "--insecure-policy",
+          "copy",
+          "-q",
+          "--src-tls-verify=false",
+          `docker://${ref}`,
+          `oci:${dest}:minbase`,
+        ]);
+        await rm(store, { recursive: true, force: true });
+        await rm(dest, { recursive: true, force: true });
+        return [a, b];
+      },
+    });
   } finally {
     await reg.stop();
   }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { IMAGES, ociLayout } from "../test/fixtures/images.ts";
 import { startRegistry } from "../test/fixtures/registry.ts";
 import { needTool, tmpdir } from "../test/fixtures/tools.ts";
-import { layoutImageSize, machine, median, timed } from "./util.ts";
+import { compare, layoutImageSize, timed } from "./util.ts";
 
 export async function run(): Promise<void> {
   const skopeo = needTool("skopeo", "skopeo");
@@ -17,67 +17,43 @@ export async function run(): Promise<void> {
   const work = await tmpdir("osless-bench-push-");
   const store = join(work, "store");
   const cli = new URL("../bin/osless.js", import.meta.url).pathname;
-  await timed(process.execPath, [cli, "load", "-q", "-i", `oci:${layout}:minbase`], { OSLESS_ROOT: store });
-  await timed(process.execPath, [cli, "tag", "minbase", "bench/debian:minbase"], {
+  await timed(process.execPath, [cli, "copy", "-q", `oci:${layout}:minbase`, "bench/debian:minbase"], {
     OSLESS_ROOT: store,
-  }).catch(async () => {
-    // Loaded untagged (its ref.name is only "minbase"): name it by ID.
-    const { Store, listImages } = await import("../src/store/index.ts");
-    const s = await Store.open(store);
-    const id = (await listImages(s))[0]?.id as string;
-    await timed(process.execPath, [cli, "tag", id, "bench/debian:minbase"], { OSLESS_ROOT: store });
   });
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-  const ours: number[] = [];
-  const peer: number[] = [];
-  const once = async (record: boolean) => {
-    let reg = await startRegistry({ logLevel: "error" });
-    let a: number;
-    try {
-      a = await timed(
-        process.execPath,
-        [cli, "push", "-q", "bench/debian:minbase", `${reg.host}/bench/debian:1`],
-        {
+  await compare({
+    title: `push: ${(size / 1e6).toFixed(1)} MB image (Debian bookworm minbase, 1 gzip layer) to an empty docker-registry on 127.0.0.1`,
+    rounds: Number(process.env.BENCH_ROUNDS ?? 5),
+    ours: "osless push IMAGE REF",
+    peer: "skopeo copy oci:DIR:tag docker://REF",
+    goal: 0.8,
+    round: async () => {
+      const a = await withRegistry((host) =>
+        timed(process.execPath, [cli, "push", "-q", "bench/debian:minbase", `${host}/bench/debian:1`], {
           OSLESS_ROOT: store,
-        },
+        }),
       );
-    } finally {
-      await reg.stop();
-      await rm(reg.root, { recursive: true, force: true });
-    }
-    reg = await startRegistry({ logLevel: "error" });
-    let b: number;
-    try {
-      b = await timed(skopeo, [
-        "--insecure-policy",
-        "copy",
-        "-q",
-        "--dest-tls-verify=false",
-        `oci:${layout}:minbase`,
-        `docker://${reg.host}/bench/debian:1`,
-      ]);
-    } finally {
-      await reg.stop();
-      await rm(reg.root, { recursive: true, force: true });
-    }
-    if (record) {
-      ours.push(a);
-      peer.push(b);
-    }
-  };
-  await once(false);
-  for (let i = 0; i < rounds; i++) await once(true);
-  const o = median(ours);
-  const p = median(peer);
-  console.log(
-    `push: ${(size / 1e6).toFixed(1)} MB image (Debian bookworm minbase, 1 gzip layer) to an empty docker-registry on 127.0.0.1, ${rounds} rounds, median wall time`,
-  );
-  console.log(
-    `  osless push IMAGE REF                    ${o.toFixed(0)} ms   (${ours.map((x) => x.toFixed(0)).join(", ")})`,
-  );
-  console.log(
-    `  skopeo copy oci:DIR:tag docker://REF     ${p.toFixed(0)} ms   (${peer.map((x) => x.toFixed(0)).join(", ")})`,
-  );
-  console.log(`  ratio osless/skopeo: ${(o / p).toFixed(2)}×  (goal ≤ 0.8×)`);
-  console.log(`  machine: ${machine()}`);
+      const b = await withRegistry((host) =>
+        timed(skopeo, [
+          "--insecure-policy",
+          "copy",
+          "-q",
+          "--dest-tls-verify=false",
+          `oci:${layout}:minbase`,
+          `docker://${host}/bench/debian:1`,
+        ]),
+      );
+      return [a, b];
+    },
+  });
+}
+
+/** Each push goes to a fresh, empty registry, so that no blob is already there. */
+async function withRegistry(fn: (host: string) => Promise<number>): Promise<number> {
+  const reg = await startRegistry({ logLevel: "error" });
+  try {
+    return await fn(reg.host);
+  } finally {
+    await reg.stop();
+    await rm(reg.root, { recursive: true, force: true });
+  }
 }

@@ -36,3 +36,33 @@ export async function layoutImageSize(layout: string): Promise<number> {
   for (const n of await readdir(dir)) total += (await stat(join(dir, n))).size;
   return total;
 }
+
+/**
+ * Run `round(record)` once as a warm-up and then `rounds` times; each round times osless and its peer (in that
+ * order) and hands back both times. Prints the medians, every time and the ratio against `goal`.
+ */
+export async function compare(opts: {
+  title: string;
+  rounds: number;
+  ours: string;
+  peer: string;
+  goal: number;
+  round: () => Promise<[number, number]>;
+}): Promise<void> {
+  const ours: number[] = [];
+  const peer: number[] = [];
+  await opts.round();
+  for (let i = 0; i < opts.rounds; i++) {
+    const [a, b] = await opts.round();
+    ours.push(a);
+    peer.push(b);
+  }
+  const o = median(ours);
+  const p = median(peer);
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
+  console.log(`${opts.title}, ${opts.rounds} rounds, median wall time`);
+  console.log(`  ${opts.ours.padEnd(40)} ${o.toFixed(0).padStart(6)} ms   (${list(ours)})`);
+  console.log(`  ${opts.peer.padEnd(40)} ${p.toFixed(0).padStart(6)} ms   (${list(peer)})`);
+  console.log(`  ratio osless/peer: ${(o / p).toFixed(2)}×  (goal ≤ ${opts.goal}×)`);
+  console.log(`  machine: ${machine()}`);
+}

@@ -11,7 +11,7 @@ import {
   type IncomingHttpHeaders,
   type IncomingMessage,
 } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Agent as HttpsAgent } from "node:https";
 import { Readable } from "node:stream";
 
 export interface HttpResponse {
@@ -38,28 +38,40 @@ export interface HttpRequestOptions {
 /** Keep-alive connection pools for http and https, shared by every request of one client. */
 export class HttpPool {
   readonly #http: HttpAgent;
-  readonly #https: HttpsAgent;
+  /** node:https (and TLS) is loaded on the first https request only: plain-http runs never pay for it. */
+  #https: Promise<{ agent: HttpsAgent; request: typeof import("node:https").request }> | undefined;
+  readonly #rejectUnauthorized: boolean;
+  readonly #maxSockets: number;
   readonly #idle: number;
 
   constructor(opts: HttpPoolOptions = {}) {
     const maxSockets = opts.maxSockets ?? 16;
+    this.#maxSockets = maxSockets;
     this.#http = new HttpAgent({ keepAlive: true, maxSockets });
-    this.#https = new HttpsAgent({
-      keepAlive: true,
-      maxSockets,
-      rejectUnauthorized: opts.rejectUnauthorized !== false,
-    });
+    this.#rejectUnauthorized = opts.rejectUnauthorized !== false;
     this.#idle = opts.idleTimeoutMs ?? 60_000;
   }
 
-  request(url: string, opts: HttpRequestOptions): Promise<HttpResponse> {
+  #tls() {
+    this.#https ??= import("node:https").then((m) => ({
+      agent: new m.Agent({
+        keepAlive: true,
+        maxSockets: this.#maxSockets,
+        rejectUnauthorized: this.#rejectUnauthorized,
+      }),
+      request: m.request,
+    }));
+    return this.#https;
+  }
+
+  async request(url: string, opts: HttpRequestOptions): Promise<HttpResponse> {
     const u = new URL(url);
-    const https = u.protocol === "https:";
+    const tls = u.protocol === "https:" ? await this.#tls() : undefined;
     return new Promise((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(u, {
+      const req = (tls ? tls.request : httpRequest)(u, {
         method: opts.method,
         headers: opts.headers,
-        agent: https ? this.#https : this.#http,
+        agent: tls ? tls.agent : this.#http,
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       req.setTimeout(this.#idle, () => {
@@ -94,6 +106,6 @@ export class HttpPool {
 
   close(): void {
     this.#http.destroy();
-    this.#https.destroy();
+    void this.#https?.then((t) => t.agent.destroy());
   }
 }

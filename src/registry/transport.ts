@@ -213,7 +213,13 @@ export class Transport {
   }
 
   async #ping(): Promise<void> {
-    const schemes = this.insecure ? ["https", "http"] : ["https"];
+    // Loopback registries are nearly always plain http: ask that first (a TLS registry answers a plain request
+    // with 400, and https is tried next). Other insecure registries: https first, as Docker does.
+    const schemes = isLoopbackRegistry(this.domain)
+      ? ["http", "https"]
+      : this.insecure
+        ? ["https", "http"]
+        : ["https"];
     let lastError: unknown;
     for (const scheme of schemes) {
       const url = `${scheme}://${this.host}/v2/`;
@@ -226,6 +232,7 @@ export class Transport {
         continue;
       }
       await res.body.dump().catch(() => {});
+      if (scheme === "http" && res.statusCode === 400 && scheme !== schemes.at(-1)) continue;
       if (res.statusCode === 200 || res.statusCode === 401) {
         this.#base = `${scheme}://${this.host}`;
         this.#challenges = res.statusCode === 401 ? parseChallenges(res.headers["www-authenticate"]) : [];

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Transport } from "./transport.ts";
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
+}
+
+const v2 = (_req: unknown, res: import("node:http").ServerResponse) => {
+  res.writeHead(200, {
+    "content-type": "application/json",
+    "docker-distribution-api-version": "registry/2.0",
+  });
+  res.end("{}");
+};
+
+test("a loopback registry: plain http is asked first; a TLS-only one is reached over https (its certificate unchecked)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "osless-tls-"));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
+  const tls = createHttpsServer(
+    { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+    v2,
+  );
+  const plain = createHttpServer(v2);
+  const [tlsHost, plainHost] = [await listen(tls), await listen(plain)];
+  try {
+    const a = new Transport(plainHost, { retry: { attempts: 2, baseDelayMs: 10 } });
+    assert.equal(await a.base(), `http://${plainHost}`);
+    await a.close();
+    const t0 = Date.now();
+    const b = new Transport(tlsHost, { retry: { attempts: 2, baseDelayMs: 10 } });
+    assert.equal(await b.base(), `https://${tlsHost}`);
+    await b.close();
+    assert.ok(Date.now() - t0 < 5000, "falling back from http to https does not wait out retries");
+    // Not loopback and not marked insecure: https only, so a plain-http registry is an error, never a downgrade.
+    const c = new Transport("registry.invalid:5000");
+    assert.equal(c.insecure, false);
+    await c.close();
+  } finally {
+    tls.close();
+    plain.close();
+  }
+});
