@@ -9,7 +9,7 @@ import { OslessError } from "../errors.ts";
 import { type EventSink, noEvents } from "../events/index.ts";
 import { type ImageReference, parseReference } from "../reference/index.ts";
 import type { Repository } from "../registry/client.ts";
-import { isIndexMediaType, isManifestMediaType } from "../spec/media-types.ts";
+import { isConfigMediaType, isIndexMediaType, isManifestMediaType } from "../spec/media-types.ts";
 import {
   checkImageConsistency,
   MAX_CONFIG_SIZE,
@@ -194,6 +194,7 @@ class Puller {
   /** Stage one image manifest with its config and layers; returns the image ID (config digest). */
   async image(tx: Transaction, m: ParsedManifest, where: string): Promise<string> {
     const cfgDesc = m.manifest.config;
+    if (!isConfigMediaType(cfgDesc.mediaType)) return this.artifact(tx, m, where);
     const cfgRaw = await this.repo.readBlob(cfgDesc, MAX_CONFIG_SIZE, "config");
     const config = parseImageConfig(cfgRaw, { expected: cfgDesc, where: `${where} config` });
     checkImageConsistency(m.manifest, config.config, where);
@@ -228,6 +229,21 @@ class Puller {
     await tx.put(cfgRaw, cfgDesc, `${where} config`);
     await tx.put(m.raw, m, `${where} manifest`);
     return config.digest;
+  }
+
+  /**
+   * A manifest that is not a container image (attestations, signatures, SBOMs that buildx and cosign put in
+   * indexes): its blobs are copied as they are, never parsed, so that `--all-platforms` keeps the index whole.
+   * Returns the manifest digest.
+   */
+  async artifact(tx: Transaction, m: ParsedManifest, where: string): Promise<string> {
+    const blobs = [m.manifest.config, ...m.manifest.layers];
+    // A zero-size blob has nothing to fetch: it is the empty file, whose digest tx.put checks.
+    await mapLimit(blobs, this.opts.concurrency ?? 3, (d) =>
+      d.size === 0 ? tx.put(Buffer.alloc(0), d, `${where} blob`).then(() => {}) : this.layer(tx, d),
+    );
+    await tx.put(m.raw, m, `${where} manifest`);
+    return m.digest;
   }
 
   async layer(tx: Transaction, d: Descriptor): Promise<void> {
