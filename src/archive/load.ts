@@ -23,7 +23,7 @@ import { OslessError } from "../errors.ts";
 import { type EventSink, noEvents, reportProgress } from "../events/index.ts";
 import { parseReference } from "../reference/index.ts";
 import { parseJson } from "../spec/json.ts";
-import { isIndexMediaType, isManifestMediaType, MediaType } from "../spec/media-types.ts";
+import { isConfigMediaType, isIndexMediaType, isManifestMediaType, MediaType } from "../spec/media-types.ts";
 import {
   checkImageConsistency,
   MAX_CONFIG_SIZE,
@@ -262,6 +262,14 @@ class Importer {
       return parsed.digest;
     }
     const m = parsed.manifest;
+    if (!isConfigMediaType(m.config.mediaType)) {
+      // Not a container image (a buildx attestation, a signature): its blobs are copied, never parsed.
+      for (const d of [m.config, ...m.layers]) {
+        if (await this.tree.has(blobPath(d.digest))) await this.stageBlob(d, `${where} blob ${d.digest}`);
+      }
+      await this.tx.put(raw, d, where);
+      return parsed.digest;
+    }
     const config = await this.stageConfig(m.config, `${where} config`);
     checkImageConsistency(m, config.config, where);
     for (const [i, layer] of m.layers.entries()) {

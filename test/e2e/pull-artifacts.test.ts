@@ -4,6 +4,8 @@
 // sends it back byte for byte.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { loadImages } from "../../src/archive/load.ts";
+import { saveImages } from "../../src/archive/save.ts";
 import { digestOf } from "../../src/digest/index.ts";
 import { RegistryClient } from "../../src/registry/client.ts";
 import { Store } from "../../src/store/layout.ts";
@@ -121,6 +123,15 @@ test("--all-platforms keeps the attestation (blobs copied, not parsed) and push 
   );
   const pushed = await pushImage(store, r.name, `${reg.host}/art/copy:multi`);
   assert.equal(pushed.digest, indexDigest);
+  // Saved as an OCI archive and loaded again: the attestation survives the round trip too.
+  const file = `${await tmpdir("art-save-")}/multi.tar`;
+  await saveImages(store, [r.name], `oci-archive:${file}`);
+  const other = await Store.open(await tmpdir("art-load-"));
+  const loaded = await loadImages(other, `oci-archive:${file}`);
+  assert.equal(loaded.images[0]?.digest, indexDigest);
+  const again = await fsck(other);
+  assert.deepEqual(again.problems, []);
+  assert.equal(again.blobsChecked, 7);
   const raw = await run(needTool("skopeo", "skopeo"), [
     "inspect",
     "--tls-verify=false",
