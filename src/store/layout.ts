@@ -439,7 +439,8 @@ export class Transaction {
    *
    * Unlike `put`, the verified blob is moved into blobs/ at once and its lock released, so that concurrent pulls
    * never wait on each other for more than one blob (no lock is held while waiting for another: no deadlock).
-   * Until the index names it, it is an unreferenced blob that gc spares while this writer lives.
+   * Until the index names it, it is an unreferenced blob that gc spares for its grace period while this writer
+   * lives; `commit` checks under the index lock that it is still there.
    */
   async putResumable(
     expected: Expected,
@@ -541,6 +542,9 @@ export class Transaction {
       await mkdir(join(target, ".."), { recursive: true, mode: 0o700 });
       await chmod(file, 0o444);
       await rename(file, target);
+      // A partial file completed by an earlier run keeps that run's time: start the grace period now.
+      const now = new Date();
+      await utimes(target, now, now);
       await fsyncDir(join(target, ".."));
       faultPoint("after-rename");
       return present("written", resumedFrom);
@@ -581,7 +585,12 @@ export class Transaction {
     faultPoint("after-rename-before-index");
     const updates = this.#indexUpdates;
     if (updates.length > 0) {
-      await this.store.updateIndex((entries) => {
+      await this.store.updateIndex(async (entries) => {
+        // Under the lock prune holds too: a blob that was present when staged (or that putResumable moved into
+        // blobs/ long ago) may have been pruned since, and the index must never name missing content.
+        for (const s of this.#staged.values()) {
+          if (!(await this.store.hasBlob(s.ref))) throw missingBlob(this.store.root, s.ref.digest, "blob");
+        }
         let cur: IndexEntry[] | undefined;
         for (const u of updates) cur = u(cur ?? entries) ?? cur;
         return cur;
