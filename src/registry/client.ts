@@ -127,7 +127,7 @@ export class Repository {
     if (res.statusCode !== 200) throw registryError(res.statusCode, await responseText(res), where);
     const length = Number(header(res, "content-length"));
     if (Number.isFinite(length) && length > MAX_MANIFEST_SIZE) {
-      await res.body.dump().catch(() => {});
+      res.body.destroy(); // refused: do not read it (it may be huge or never end)
       throw tooLarge(where, length);
     }
     const raw = await readCapped(res, MAX_MANIFEST_SIZE, () => tooLarge(where, MAX_MANIFEST_SIZE + 1));
@@ -277,7 +277,7 @@ export class Repository {
       if (res.statusCode === 206 && pos > 0) {
         const cr = header(res, "content-range") ?? "";
         if (!cr.startsWith(`bytes ${pos}-`)) {
-          await res.body.dump().catch(() => {});
+          res.body.destroy(); // the wrong bytes: do not download them
           lastError = new Error(`asked for bytes ${pos}- but got Content-Range "${cr}"`);
           stalled++;
           continue;
@@ -285,7 +285,7 @@ export class Repository {
       } else if (res.statusCode === 200) {
         const length = Number(header(res, "content-length"));
         if (Number.isFinite(length) && header(res, "content-length") !== undefined && length !== d.size) {
-          await res.body.dump().catch(() => {});
+          res.body.destroy(); // refused before reading, whatever its length
           throw new OslessError(
             "E_SIZE_MISMATCH",
             `${label}: the registry announces ${length} bytes, the descriptor says ${d.size}`,
