@@ -129,3 +129,46 @@ describe("refused bodies are not read to their end", () => {
     );
   });
 });
+
+describe("pushBlob", () => {
+  test("an upload that fails with 503 is started again after a backoff, not at once", async () => {
+    const puts: number[] = [];
+    await withServer(
+      (req, res) => {
+        if (req.method === "HEAD") {
+          res.writeHead(404, { "content-length": "0" });
+          res.end();
+        } else if (req.method === "POST") {
+          res.writeHead(202, { location: `/v2/x/blobs/uploads/${Math.random()}`, "content-length": "0" });
+          res.end();
+        } else if (req.method === "PUT") {
+          req.resume();
+          req.on("end", () => {
+            puts.push(Date.now());
+            res.writeHead(puts.length < 3 ? 503 : 201, { "content-length": "0" });
+            res.end();
+          });
+        } else {
+          res.writeHead(405, { "content-length": "0" });
+          res.end();
+        }
+      },
+      async (host) => {
+        const c = new RegistryClient(host, { retry: { attempts: 5, baseDelayMs: 300, factor: 1 } });
+        try {
+          const r = await c.repository("x").pushBlob(blob, async function* () {
+            yield blobBytes;
+          });
+          assert.equal(r.status, "uploaded");
+          assert.equal(puts.length, 3);
+          for (let i = 1; i < puts.length; i++) {
+            const gap = (puts[i] as number) - (puts[i - 1] as number);
+            assert.ok(gap >= 250, `upload ${i + 1} started ${gap} ms after the failed one`);
+          }
+        } finally {
+          await c.close();
+        }
+      },
+    );
+  });
+});

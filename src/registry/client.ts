@@ -384,6 +384,7 @@ export class Repository {
           (e instanceof OslessError &&
             (e.code === "E_NETWORK" || (e.code === "E_REGISTRY" && isServerError(e))));
         if (!retryable || attempt >= policy.attempts || this.#t.signal?.aborted) throw e;
+        await this.#t.backoff(attempt, await this.#t.base(), `${label}: ${(e as Error).message}`);
       }
     }
   }

@@ -572,6 +572,11 @@ export class Transport {
     }
   }
 
+  /** The backoff of the retry policy, for callers that retry whole sequences of requests (uploads). */
+  backoff(attempt: number, url: string, why: string): Promise<void> {
+    return this.#backoff(attempt, undefined, url, why);
+  }
+
   /** Wait before attempt `attempt + 1`: Retry-After when given, else exponential backoff with jitter. */
   async #backoff(attempt: number, retryAfterMs: number | undefined, url: string, why: string): Promise<void> {
     const p = this.retry;
