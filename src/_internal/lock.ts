@@ -3,7 +3,7 @@
  * PID. A lock whose owner is no longer alive is stale and is taken over. Waiters poll with backoff.
  */
 
-import { open, readFile, unlink } from "node:fs/promises";
+import { open, readFile, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { OslessError } from "../errors.ts";
 import { isErrno } from "./fs.ts";
@@ -29,6 +29,14 @@ function ownerAlive(content: string): boolean {
   } catch (e) {
     return isErrno(e, "EPERM");
   }
+}
+
+/** An empty lock file older than this is stale (its owner writes its PID right after creating it). */
+const EMPTY_LOCK_STALE_MS = 10_000;
+
+async function emptyTooLong(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  return st !== undefined && st.size === 0 && Date.now() - st.mtimeMs > EMPTY_LOCK_STALE_MS;
 }
 
 /** Acquire the lock file at `path` (its directory must exist). Resolves to a release function. */
@@ -57,8 +65,9 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
       if (isErrno(e, "ENOENT")) continue; // released meanwhile
       throw e;
     }
-    // An empty file may be a lock being written right now: only judge it stale on a second look.
-    if (content !== "" && !ownerAlive(content)) {
+    // An empty file may be a lock being written right now; one that stays empty was left by a process killed
+    // between creating and writing it.
+    if (content === "" ? await emptyTooLong(path) : !ownerAlive(content)) {
       // Stale: remove it, but only if it still holds what we judged (narrow window; the owner is dead anyway).
       const again = await readFile(path, "utf8").catch(() => undefined);
       if (again === content) await unlink(path).catch(() => {});
@@ -78,7 +87,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
 export async function lockHeld(path: string): Promise<boolean> {
   try {
     const content = await readFile(path, "utf8");
-    return content === "" || ownerAlive(content);
+    return content === "" ? !(await emptyTooLong(path)) : ownerAlive(content);
   } catch (e) {
     if (isErrno(e, "ENOENT")) return false;
     throw e;

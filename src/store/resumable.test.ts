@@ -1,12 +1,12 @@
 // Transaction.putResumable against the rest of the store: concurrent prune, stale per-digest locks.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, utimes } from "node:fs/promises";
+import { mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { OslessError } from "../errors.ts";
-import { Store } from "./layout.ts";
+import { ingestLockPath, Store } from "./layout.ts";
 import { fsck, prune } from "./maintenance.ts";
 
 const dirs: string[] = [];
@@ -58,4 +58,34 @@ test("a prune during a long pull cannot leave the new name pointing at a layer i
   const names = (await store.readIndex()).manifests;
   assert.deepEqual(names, [], "the image must not be named without its layer");
   assert.deepEqual((await fsck(store)).problems, []);
+});
+
+test("an empty per-digest lock left by a process killed while creating it does not block the next pull", async () => {
+  const store = await newStore();
+  const layer = Buffer.from("a layer whose lock file was left empty");
+  const d = { digest: digestOf(layer), size: layer.length };
+  const lock = ingestLockPath(store, `sha256-${d.digest.slice(7)}`);
+  await writeFile(lock, "");
+  const old = new Date(Date.now() - 60_000);
+  await utimes(lock, old, old);
+  const tx = await store.begin();
+  try {
+    const r = await tx.putResumable(d, () => bytes(layer), "layer", { signal: AbortSignal.timeout(5000) });
+    assert.equal(r.status, "written");
+  } finally {
+    await tx.dispose();
+  }
+  assert.equal(await store.hasBlob(d), true);
+});
+
+test("prune removes a partial download whose lock was left empty long ago", async () => {
+  const store = await newStore();
+  const name = `sha256-${"ab".repeat(32)}`;
+  await writeFile(join(store.ingestDir, name), "partial");
+  const lock = ingestLockPath(store, name);
+  await writeFile(lock, "");
+  const old = new Date(Date.now() - 60_000);
+  await utimes(lock, old, old);
+  assert.equal((await prune(store)).removedIngests, 1);
+  assert.deepEqual((await fsck(store)).partial, []);
 });
