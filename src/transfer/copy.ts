@@ -103,7 +103,8 @@ export async function copyImage(
     const r = await pushImage(store, src.ref, dst.ref, opts);
     return result(r.digest);
   }
-  if (src.kind === "store" && dst.kind === "layout") {
+  // (A docker archive under another name goes through a temporary store: the user's keeps its names.)
+  if (src.kind === "store" && dst.kind === "layout" && !(dst.transport === "docker-archive" && dst.ref)) {
     const r = await saveImages(store, [src.ref], dst.spec, opts.events ? { events: opts.events } : {});
     return result(r.images[0]?.digest ?? "");
   }
@@ -119,6 +120,10 @@ export async function copyImage(
     let name: string;
     if (src.kind === "registry") {
       name = (await pullImage(tmp, src.ref, opts)).name;
+    } else if (src.kind === "store") {
+      // Only into docker-archive:FILE:NAME (see above): the image is copied under NAME.
+      name = parseReference(dst.ref as string).toString();
+      await copyBetweenStores(store, tmp, (await resolveImage(store, src.ref)).entry, name);
     } else {
       const id = await loadOne(tmp, src as Extract<ImageLocation, { kind: "layout" }>, opts);
       const e = await resolveImage(tmp, id);
