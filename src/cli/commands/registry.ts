@@ -259,7 +259,7 @@ Examples:
       .description("Copy an image between registries, archives, OCI layouts and the store (like skopeo copy)")
       .argument(
         "<source>",
-        "docker://REF, oci:DIR[:ref], oci-archive:FILE[:ref], docker-archive:FILE, or a store image",
+        "docker://REF, oci:DIR[:ref], oci-archive:FILE[:ref], docker-archive:FILE[:name], or a store image",
       )
       .argument(
         "<destination>",
@@ -321,7 +321,7 @@ Examples:
     .option("--password-stdin", "read the password from stdin")
     .option(
       "--authfile <path>",
-      "auth file to write (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)",
+      "auth file to write (default: $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json)",
     )
     .addOption(new Option("--tls-verify <bool>", "require https with a valid certificate").default("true"))
     .option("--json", "print the result as JSON")
@@ -378,7 +378,10 @@ Examples:
     .command("logout")
     .description("Remove the stored credentials of a registry (like docker logout)")
     .argument("[registry]", "registry host[:port] (default: docker.io)", "docker.io")
-    .option("--authfile <path>", "auth file (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)")
+    .option(
+      "--authfile <path>",
+      "auth file (default: $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json)",
+    )
     .option("--json", "print the result as JSON")
     .action(
       act(async (registry: string, opts: Flags) => {
