@@ -172,3 +172,120 @@ describe("pushBlob", () => {
     );
   });
 });
+
+describe("credentials never travel over plain http to a registry that is not marked insecure", () => {
+  // A registry behind a TLS proxy that does not forward the scheme answers upload POSTs with
+  // `Location: http://<its host>/…`: same host, so the Authorization header would go out in clear text. The
+  // registry must be a non-loopback, TLS-verified one, so this runs in a child process that trusts a test CA
+  // (NODE_EXTRA_CA_CERTS is read at start-up) and resolves registry.osless.test to 127.0.0.1.
+  test("an upload Location on plain http is refused and gets no Authorization", async () => {
+    const { execFileSync, spawnSync } = await import("node:child_process");
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "osless-plain-http-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=registry.osless.test",
+        "-addext",
+        "subjectAltName=DNS:registry.osless.test",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    const script = join(dir, "run.mts");
+    writeFileSync(
+      script,
+      `
+import dns from "node:dns";
+import { readFileSync } from "node:fs";
+import { createServer as httpServer } from "node:http";
+import { createServer as httpsServer } from "node:https";
+import { connect, createServer as netServer } from "node:net";
+import { RegistryClient } from ${JSON.stringify(new URL("./client.ts", import.meta.url).pathname)};
+const HOST = "registry.osless.test";
+const lookup = dns.lookup;
+(dns as any).lookup = (h: string, o: any, cb: any) => {
+  if (typeof o === "function") [cb, o] = [o, {}];
+  if (h !== HOST) return lookup(h, o, cb);
+  return o.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4);
+};
+const plainAuth: (string | null)[] = [];
+let port = 0;
+const tls = httpsServer({ key: readFileSync(${JSON.stringify(join(dir, "key.pem"))}), cert: readFileSync(${JSON.stringify(join(dir, "cert.pem"))}) }, (req, res) => {
+  if (req.url === "/v2/" && !req.headers.authorization) {
+    res.writeHead(401, { "www-authenticate": 'Basic realm="test"', "content-length": "0" });
+  } else if (req.method === "HEAD") {
+    res.writeHead(404, { "content-length": "0" });
+  } else if (req.method === "POST") {
+    res.writeHead(202, { location: \`http://\${HOST}:\${port}/v2/x/blobs/uploads/u1\`, "content-length": "0" });
+  } else res.writeHead(200, { "content-length": "0" });
+  res.end();
+});
+const plain = httpServer((req, res) => {
+  plainAuth.push(req.headers.authorization ?? null);
+  req.resume();
+  res.writeHead(201, { "content-length": "0" });
+  res.end();
+});
+// One port for both: a TLS handshake goes to the https server, anything else to the plain one.
+const listen = (s: any) => new Promise<number>((r) => s.listen(0, "127.0.0.1", () => r(s.address().port)));
+const [tlsPort, plainPort] = [await listen(tls), await listen(plain)];
+const server = netServer((socket) => {
+  socket.once("data", (b) => {
+    const up = connect(b[0] === 0x16 ? tlsPort : plainPort, "127.0.0.1");
+    up.write(b);
+    socket.pipe(up).pipe(socket);
+    up.on("error", () => socket.destroy());
+    socket.on("error", () => up.destroy());
+  });
+});
+port = await listen(server);
+const c = new RegistryClient(\`\${HOST}:\${port}\`, {
+  retry: { attempts: 1 },
+  credentials: async () => ({ username: "u", password: "s3cret", source: "test" }),
+});
+const bytes = Buffer.from("hello");
+let code: string | undefined;
+try {
+  await c.repository("x").pushBlob({ digest: "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", size: 5 }, async function* () { yield bytes; });
+} catch (e) {
+  code = (e as any).code ?? String(e);
+}
+await c.close();
+console.log(JSON.stringify({ code, plainAuth }));
+process.exit(0);
+`,
+    );
+    const r = spawnSync(process.execPath, ["--import", "tsx", script], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, "cert.pem") },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1) as string) as {
+      code?: string;
+      plainAuth: (string | null)[];
+    };
+    assert.deepEqual(
+      out.plainAuth.filter((a) => a !== null),
+      [],
+      "credentials went out over plain http",
+    );
+    assert.equal(out.code, "E_REGISTRY");
+  });
+});

@@ -264,7 +264,19 @@ export class Transport {
     let authRetried = false;
     let scopes = spec.scopes;
     for (let redirects = 0; ; ) {
-      const sameHost = new URL(url).host === new URL(this.#base as string).host;
+      const target = new URL(url);
+      // Upload locations and pagination links are absolute URLs the registry chose: a TLS proxy that does not
+      // forward the scheme hands out http://<same host>/…, where credentials would go out in clear text.
+      if (target.protocol !== "https:" && !this.insecure) {
+        throw new OslessError(
+          "E_REGISTRY",
+          `${this.domain}: refusing to send ${method} to ${target.protocol}//${target.host}${target.pathname}: not https`,
+          {
+            hint: "the registry (or its proxy) hands out plain-http URLs; fix its scheme forwarding, or mark it insecure only if you trust the network",
+          },
+        );
+      }
+      const sameHost = target.host === new URL(this.#base as string).host;
       const headers: Record<string, string> = { ...spec.headers };
       if (sameHost) {
         const auth = await this.#authorization(scopes);
