@@ -342,3 +342,40 @@ describe("Transport connection reuse", () => {
     );
   });
 });
+
+describe("Transport and the caller's AbortSignal", () => {
+  test("many requests in flight on one signal print no MaxListenersExceededWarning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    await withServer(
+      (_req, res) => {
+        setTimeout(() => {
+          res.writeHead(200, { "content-length": "2" });
+          res.end("ok");
+        }, 30);
+      },
+      async (host, hits) => {
+        const ac = new AbortController();
+        const t = new Transport(host, { retry: { attempts: 1 }, signal: ac.signal });
+        try {
+          await Promise.all(
+            Array.from({ length: 24 }, async (_, i) => {
+              const res = await t.request({ method: "GET", url: `/v2/x/blobs/${i}`, scopes: [] });
+              await res.body.dump();
+            }),
+          );
+          assert.equal(hits(), 24);
+          await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+        } finally {
+          await t.close();
+          process.off("warning", onWarning);
+        }
+      },
+    );
+    assert.deepEqual(
+      warnings.filter((w) => w.includes("MaxListeners")),
+      [],
+    );
+  });
+});

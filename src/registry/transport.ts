@@ -7,6 +7,7 @@
  * HTTP itself is ./http.ts (node:http with keep-alive pools); redirects are never followed behind our back: we
  * follow them here, to control where credentials go.
  */
+import { getMaxListeners, setMaxListeners } from "node:events";
 import { BlockList, isIP } from "node:net";
 import type { Credential } from "../auth/index.ts";
 import { isOslessError, OslessError } from "../errors.ts";
@@ -180,6 +181,11 @@ export class Transport {
     this.insecure = opts.insecure === true || isLoopbackRegistry(domain);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.#opts = opts;
+    // Every request in flight listens on the signal (the listener goes when the request ends): a pull with a
+    // dozen requests at once is not a leak, and must not print Node's MaxListenersExceededWarning.
+    const signal = opts.signal;
+    if (signal && getMaxListeners(signal) !== 0 && getMaxListeners(signal) < 1000)
+      setMaxListeners(1000, signal);
     this.#pool = new HttpPool({
       rejectUnauthorized: !this.insecure,
       idleTimeoutMs: opts.bodyTimeoutMs ?? opts.headersTimeoutMs ?? 60_000,
