@@ -72,13 +72,21 @@ export async function pullImage(
 ): Promise<PullResult> {
   const ref = parseReference(reference);
   const events = opts.events ?? noEvents;
-  const client = registryClient(ref.domain, opts);
+  // One layer failing cancels the downloads in flight (as docker does) instead of letting them run to the end.
+  const cancel = new AbortController();
+  const onAbort = () => cancel.abort(opts.signal?.reason);
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
+  const client = registryClient(ref.domain, { ...opts, signal: cancel.signal });
   try {
     const repo = client.repository(ref.path);
     const top = await repo.getManifest(ref.digest ?? (ref.tag as string));
-    const puller = new Puller(store, repo, ref, opts, events);
+    const puller = new Puller(store, repo, ref, { ...opts, signal: cancel.signal }, events, () =>
+      cancel.abort(),
+    );
     return await store.transaction((tx) => puller.run(tx, top));
   } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
     await client.close();
   }
 }
@@ -93,6 +101,8 @@ class Puller {
     readonly ref: ImageReference,
     readonly opts: PullOptions,
     readonly events: EventSink,
+    /** Cancel the other transfers of this pull (the first failure calls it). */
+    readonly cancel: () => void,
   ) {}
 
   async run(tx: Transaction, top: ParsedManifest | ParsedIndex): Promise<PullResult> {
@@ -103,7 +113,11 @@ class Puller {
     if (top.kind === "index" && this.opts.allPlatforms) {
       for (const [i, child] of top.index.manifests.entries()) {
         const where = `${label} manifests[${i}]`;
-        if (!isManifestMediaType(child.mediaType) && !isIndexMediaType(child.mediaType)) continue;
+        if (!isManifestMediaType(child.mediaType) && !isIndexMediaType(child.mediaType)) {
+          // Something else the index names (a blob of an unknown type): kept, so the index is whole.
+          if (child.size > 0) await this.layer(tx, child);
+          continue;
+        }
         const m = await this.repo.getManifest(child.digest);
         if (m.kind !== "manifest") {
           throw new OslessError("E_MANIFEST_INVALID", `${where}: nested indexes are not supported`, {
@@ -225,7 +239,7 @@ class Puller {
         );
       }
     }
-    await mapLimit(layers, this.opts.concurrency ?? 3, (l) => this.layer(tx, l));
+    await mapLimit(layers, this.opts.concurrency ?? 3, (l) => this.layer(tx, l), this.cancel);
     await tx.put(cfgRaw, cfgDesc, `${where} config`);
     await tx.put(m.raw, m, `${where} manifest`);
     return config.digest;
@@ -239,8 +253,11 @@ class Puller {
   async artifact(tx: Transaction, m: ParsedManifest, where: string): Promise<string> {
     const blobs = [m.manifest.config, ...m.manifest.layers];
     // A zero-size blob has nothing to fetch: it is the empty file, whose digest tx.put checks.
-    await mapLimit(blobs, this.opts.concurrency ?? 3, (d) =>
-      d.size === 0 ? tx.put(Buffer.alloc(0), d, `${where} blob`).then(() => {}) : this.layer(tx, d),
+    await mapLimit(
+      blobs,
+      this.opts.concurrency ?? 3,
+      (d) => (d.size === 0 ? tx.put(Buffer.alloc(0), d, `${where} blob`).then(() => {}) : this.layer(tx, d)),
+      this.cancel,
     );
     await tx.put(m.raw, m, `${where} manifest`);
     return m.digest;

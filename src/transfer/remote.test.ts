@@ -91,3 +91,27 @@ test("copy endpoints use skopeo's transport names; a bare name is the store", ()
     );
   }
 });
+
+test("mapLimit throws the first failure in time and calls onFailure once, so the caller can cancel the rest", async () => {
+  const ac = new AbortController();
+  let calls = 0;
+  const err = await mapLimit(
+    [50, 5, 50],
+    3,
+    async (ms, i) => {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => (i === 1 ? reject(new Error("real failure")) : resolve()), ms);
+        ac.signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          reject(new Error("aborted"));
+        });
+      });
+    },
+    () => {
+      calls++;
+      ac.abort();
+    },
+  ).catch((e: Error) => e);
+  assert.equal((err as Error).message, "real failure");
+  assert.equal(calls, 1);
+});

@@ -34,30 +34,36 @@ export function registryClient(domain: string, opts: RemoteOptions): RegistryCli
   });
 }
 
-/** Run `fn` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
+/**
+ * Run `fn` over `items` with at most `limit` in flight. The first failure stops new work, calls `onFailure` (to
+ * cancel what is in flight, e.g. other downloads), waits for the running calls to settle, and is thrown: the
+ * first one in time, not an abort error it caused elsewhere.
+ */
 export async function mapLimit<T, R>(
   items: T[],
   limit: number,
   fn: (item: T, i: number) => Promise<R>,
+  onFailure?: (error: unknown) => void,
 ): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  let failed = false;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (failure === undefined && next < items.length) {
       const i = next++;
       try {
         out[i] = await fn(items[i] as T, i);
       } catch (e) {
-        failed = true;
-        throw e;
+        if (failure === undefined) {
+          failure = { error: e };
+          onFailure?.(e);
+        }
+        return;
       }
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker);
-  const results = await Promise.allSettled(workers);
-  const err = results.find((r) => r.status === "rejected");
-  if (err) throw (err as PromiseRejectedResult).reason;
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure !== undefined) throw failure.error;
   return out;
 }
 
