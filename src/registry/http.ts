@@ -13,6 +13,7 @@ import {
 } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 export interface HttpResponse {
   statusCode: number;
@@ -97,9 +98,8 @@ export class HttpPool {
       if (b === undefined) req.end();
       else if (typeof b === "string" || Buffer.isBuffer(b)) req.end(b);
       else {
-        const src = Readable.from(b, { objectMode: false });
-        src.on("error", (e) => req.destroy(e));
-        src.pipe(req);
+        // pipeline: an error on either side destroys the other (the source file is closed, the request aborted).
+        pipeline(Readable.from(b, { objectMode: false }), req).catch((e) => req.destroy(e as Error));
       }
     });
   }

@@ -70,3 +70,27 @@ test("a loopback registry: plain http is asked first; a TLS-only one is reached 
     plain.close();
   }
 });
+
+test("Basic credentials the registry refused are not sent a second time", async () => {
+  let withAuth = 0;
+  const server = createHttpServer((req, res) => {
+    if (req.headers.authorization) withAuth++;
+    res.writeHead(401, { "www-authenticate": 'Basic realm="test"', "content-type": "application/json" });
+    res.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }));
+  });
+  const host = await listen(server);
+  try {
+    const t = new Transport(host, {
+      credentials: async () => ({ username: "u", password: "wrong", source: "test" }),
+      retry: { attempts: 2, baseDelayMs: 10 },
+    });
+    await assert.rejects(
+      t.request({ method: "GET", url: "/v2/x/manifests/1", scopes: ["repository:x:pull"] }),
+      (e: Error & { code?: string }) => e.code === "E_UNAUTHORIZED" && /failed/.test(e.message),
+    );
+    assert.equal(withAuth, 1);
+    await t.close();
+  } finally {
+    server.close();
+  }
+});

@@ -307,7 +307,10 @@ export class Transport {
         }
         if (challenges.some((c) => c.scheme === "basic")) {
           this.#challenges = challenges;
-          if ((await this.#credential()) === undefined) throw this.#unauthorized(message, challenges);
+          // Credentials refused once are not sent again (a second try could count towards an account lockout).
+          if ((await this.#credential()) === undefined || headers.authorization?.startsWith("Basic ")) {
+            throw this.#unauthorized(message, challenges);
+          }
           continue;
         }
         throw this.#unauthorized(message, challenges);

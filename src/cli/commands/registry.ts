@@ -92,6 +92,15 @@ async function interruptible<T>(what: string, fn: (signal: AbortSignal) => Promi
   }
 }
 
+/** podman refuses --platform with --all-platforms: one says which platform, the other says all of them. */
+function exclusivePlatformFlags(opts: Flags): void {
+  if (opts.allPlatforms && opts.platform !== undefined) {
+    throw new OslessError("E_USAGE", "--platform and --all-platforms cannot be used together", {
+      hint: "drop one: --platform picks one platform, --all-platforms takes every one",
+    });
+  }
+}
+
 function positiveInt(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 64) {
@@ -142,6 +151,7 @@ Examples:
         const { printJson } = await import("../output/report.ts");
         const s = await ctx.store();
         const remote = await remoteOptions(opts);
+        exclusivePlatformFlags(opts);
         const ref = parseReference(reference);
         const quiet = Boolean(opts.quiet || opts.json);
         if (!quiet) io.stderr.write(`${ref.tag ?? ref.digest}: Pulling from ${ref.path}\n`);
@@ -292,8 +302,9 @@ Examples:
         const { printJson } = await import("../output/report.ts");
         const s = await ctx.store();
         const remote = await remoteOptions(opts);
+        exclusivePlatformFlags(opts);
         const progress = createProgress(io.stderr, !opts.quiet && !opts.json);
-        const result = await interruptible("nothing was written to the destination", async (signal) => {
+        const result = await interruptible("the copy is incomplete; run it again", async (signal) => {
           try {
             return await copyImage(s, source, destination, {
               ...remote,
