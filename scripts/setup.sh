@@ -36,5 +36,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 if [ "${1:-}" = "--build" ]; then
-  npx tsc -p tsconfig.build.json
+  npm run --silent build
 fi

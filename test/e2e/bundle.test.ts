@@ -1,0 +1,90 @@
+// The command users run: bin/osless.js starts the one-file bundle dist/osless.mjs (built by `npm run build`, which
+// `npm test` and CI run first). The other e2e tests drive the TypeScript sources; this one checks that the bundle
+// is current and does the same work: load, push, pull, unpack, fsck.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { IMAGES, ociLayout } from "../fixtures/images.ts";
+import { startRegistry, type TestRegistry } from "../fixtures/registry.ts";
+import { tmpdir } from "../fixtures/tools.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BIN = join(ROOT, "bin/osless.js");
+const BUNDLE = join(ROOT, "dist/osless.mjs");
+
+let reg: TestRegistry;
+
+before(async () => {
+  reg = await startRegistry({ logLevel: "error" });
+});
+
+after(async () => {
+  await reg?.stop();
+});
+
+function bin(root: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, OSLESS_ROOT: root, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+function newestSource(dir: string): { path: string; mtime: number } {
+  let best = { path: "", mtime: 0 };
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    const cand = e.isDirectory() ? newestSource(p) : { path: p, mtime: statSync(p).mtimeMs };
+    if (cand.mtime > best.mtime) best = cand;
+  }
+  return best;
+}
+
+test("the bundle exists and is newer than every source file", () => {
+  let built: number;
+  try {
+    built = statSync(BUNDLE).mtimeMs;
+  } catch {
+    assert.fail(`${BUNDLE} is missing: run \`npm run build\``);
+  }
+  const src = newestSource(join(ROOT, "src"));
+  assert.ok(built >= src.mtime, `${src.path} is newer than ${BUNDLE}: run \`npm run build\``);
+});
+
+test("bin/osless.js (the bundle): load, push, pull, unpack and fsck work", async () => {
+  const a = join(await tmpdir("bundle-a-"), "store");
+  const version = await bin(a, ["--version"]);
+  assert.equal(version.stdout.trim(), JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")).version);
+  const load = await bin(a, ["load", "--json", "-i", `oci:${await ociLayout(IMAGES.busybox)}:latest`]);
+  assert.equal(load.code, 0, load.stderr);
+  const id = (JSON.parse(load.stdout) as { images: { id: string }[] }).images[0]?.id as string;
+  const name = `${reg.host}/bundle/bb:1`;
+  assert.equal((await bin(a, ["tag", id, name])).code, 0);
+  const push = await bin(a, ["push", "--json", name]);
+  assert.equal(push.code, 0, push.stderr);
+  const b = join(await tmpdir("bundle-b-"), "store");
+  const pull = await bin(b, ["pull", "--json", name]);
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.equal((JSON.parse(pull.stdout) as { id: string }).id, id);
+  assert.equal(
+    (JSON.parse(pull.stdout) as { digest: string }).digest,
+    (JSON.parse(push.stdout) as { digest: string }).digest,
+  );
+  const dir = join(await tmpdir("bundle-unpack-"), "rootfs");
+  const unpack = await bin(b, ["unpack", "-q", name, dir]);
+  assert.equal(unpack.code, 0, unpack.stderr);
+  assert.ok(statSync(join(dir, "bin/busybox")).isFile());
+  const fsck = await bin(b, ["fsck", "--json"]);
+  assert.equal(fsck.code, 0, fsck.stdout);
+  assert.deepEqual((JSON.parse(fsck.stdout) as { problems: unknown[] }).problems, []);
+});
