@@ -1,35 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { OslessError } from "../errors.ts";
 import { RegistryClient } from "./client.ts";
+import { selfSignedCert, withServer } from "./testkit.ts";
 
 /** A registry look-alike on 127.0.0.1: the ping answers 200, `handler` answers the rest. */
-async function withServer(
-  handler: (req: IncomingMessage, res: ServerResponse, n: number) => void,
-  body: (host: string) => Promise<void>,
-): Promise<void> {
-  let n = 0;
-  const server = createServer((req, res) => {
-    if (req.url === "/v2/") {
-      res.writeHead(200, { "content-length": "2" });
-      res.end("{}");
-      return;
-    }
-    handler(req, res, ++n);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  try {
-    await body(host);
-  } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
 const blobBytes = Buffer.from("0123456789abcdefghij");
 const blob = {
   digest: `sha256:${createHash("sha256").update(blobBytes).digest("hex")}`,
@@ -179,34 +155,10 @@ describe("credentials never travel over plain http to a registry that is not mar
   // registry must be a non-loopback, TLS-verified one, so this runs in a child process that trusts a test CA
   // (NODE_EXTRA_CA_CERTS is read at start-up) and resolves registry.osless.test to 127.0.0.1.
   test("an upload Location on plain http is refused and gets no Authorization", async () => {
-    const { execFileSync, spawnSync } = await import("node:child_process");
-    const { mkdtempSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
+    const { spawnSync } = await import("node:child_process");
+    const { writeFileSync } = await import("node:fs");
     const { join } = await import("node:path");
-    const dir = mkdtempSync(join(tmpdir(), "osless-plain-http-"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=registry.osless.test",
-        "-addext",
-        "subjectAltName=DNS:registry.osless.test",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
+    const { dir } = selfSignedCert("registry.osless.test", "registry.osless.test");
     const script = join(dir, "run.mts");
     writeFileSync(
       script,

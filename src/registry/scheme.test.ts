@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
+import { selfSignedCert } from "./testkit.ts";
 import { Transport } from "./transport.ts";
 
 function listen(server: Server): Promise<string> {
@@ -24,32 +22,8 @@ const v2 = (_req: unknown, res: import("node:http").ServerResponse) => {
 };
 
 test("a loopback registry: plain http is asked first; a TLS-only one is reached over https (its certificate unchecked)", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "osless-tls-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ],
-    { stdio: "ignore" },
-  );
-  const tls = createHttpsServer(
-    { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
-    v2,
-  );
+  const { keyPath, certPath } = selfSignedCert("127.0.0.1");
+  const tls = createHttpsServer({ key: readFileSync(keyPath), cert: readFileSync(certPath) }, v2);
   const plain = createHttpServer(v2);
   const [tlsHost, plainHost] = [await listen(tls), await listen(plain)];
   try {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { OslessError } from "../errors.ts";
+import { withServer } from "./testkit.ts";
 import { isNonPublicAddress, isTransportError, parseRetryAfter, Transport } from "./transport.ts";
 
 describe("parseRetryAfter", () => {
@@ -191,30 +192,6 @@ describe("isTransportError", () => {
     assert.equal(isTransportError("ECONNRESET"), false);
   });
 });
-
-/** A tiny registry look-alike on 127.0.0.1: `handler` answers everything but the ping, which answers 200. */
-async function withServer(
-  handler: (req: IncomingMessage, res: ServerResponse, n: number) => void,
-  body: (host: string, hits: () => number) => Promise<void>,
-): Promise<void> {
-  let n = 0;
-  const server = createServer((req, res) => {
-    if (req.url === "/v2/") {
-      res.writeHead(200, { "content-length": "2" });
-      res.end("{}");
-      return;
-    }
-    handler(req, res, ++n);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  try {
-    await body(host, () => n);
-  } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 describe("Transport retries honour Retry-After", () => {
   test("503 with Retry-After: 1 waits about a second although the backoff base is 10 ms", async () => {
