@@ -121,6 +121,11 @@ export async function prune(store: Store, opts: PruneOptions = {}): Promise<Prun
       await rm(dir, { recursive: true, force: true });
       result.removedIngests++;
     }
+    // Per-digest download locks left by killed pulls.
+    for (const name of await readdir(store.locksDir).catch(() => [] as string[])) {
+      const path = join(store.locksDir, name);
+      if (name.startsWith("ingest-") && !(await lockHeld(path))) await unlink(path).catch(() => {});
+    }
   } finally {
     await release();
   }

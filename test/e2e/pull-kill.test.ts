@@ -149,6 +149,8 @@ test("pull killed with SIGKILL at 20 random points leaves the store consistent, 
     assert.equal((await osless(root, ["rmi", ref])).code, 0);
   }
   assert.equal((await osless(root, ["prune"])).code, 0);
+  const locks = (await readdir(join(root, "locks"))).filter((n) => n.startsWith("ingest-"));
+  assert.deepEqual(locks, [], "prune removes the download locks killed pulls left");
   await pullUntil(root, Math.floor(layerSize / 4));
   const partialBefore = (await fsck(await Store.open(root))).partial.length;
   assert.equal(partialBefore, 1, "a partial layer is kept for the next pull");
