@@ -1,0 +1,93 @@
+/**
+ * ImageFiles over a root filesystem on the host (`osless analyze dir:PATH`): every lookup is resolved inside the
+ * root with chroot semantics (src/_internal/rootpath.ts), so an absolute symlink in the tree never reaches the
+ * host's own files. Files are only read, never executed.
+ */
+import type { Stats } from "node:fs";
+import { open, readdir, readlink } from "node:fs/promises";
+import { type InRootPath, resolveInRoot } from "../_internal/rootpath.ts";
+import { isOslessError } from "../errors.ts";
+import type { ImageFileInfo, ImageFiles } from "./files.ts";
+
+function typeOf(st: Stats): ImageFileInfo["type"] {
+  if (st.isFile()) return "file";
+  if (st.isDirectory()) return "directory";
+  if (st.isSymbolicLink()) return "symlink";
+  if (st.isCharacterDevice()) return "char";
+  if (st.isBlockDevice()) return "block";
+  if (st.isFIFO()) return "fifo";
+  return "other";
+}
+
+function info(r: InRootPath): ImageFileInfo | undefined {
+  const st = r.stat;
+  if (st === undefined || r.missingFrom >= 0) return undefined;
+  return {
+    path: r.rel,
+    type: typeOf(st),
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.isFile() ? st.size : 0,
+  };
+}
+
+export class DirFiles implements ImageFiles {
+  readonly root: string;
+
+  /** `root`: an absolute path of an existing directory. */
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  #resolve(path: string, followFinal: boolean): InRootPath | undefined {
+    try {
+      return resolveInRoot(this.root, path, { followFinal });
+    } catch (e) {
+      // A symlink loop leads nowhere.
+      if (isOslessError(e) && e.details?.errno === "ELOOP") return undefined;
+      throw e;
+    }
+  }
+
+  async stat(path: string): Promise<ImageFileInfo | undefined> {
+    const r = this.#resolve(path, true);
+    return r && info(r);
+  }
+
+  async lstat(path: string): Promise<ImageFileInfo | undefined> {
+    const r = this.#resolve(path, false);
+    return r && info(r);
+  }
+
+  async readlink(path: string): Promise<string | undefined> {
+    const r = this.#resolve(path, false);
+    if (!r?.stat?.isSymbolicLink()) return undefined;
+    return readlink(r.host);
+  }
+
+  async read(path: string, maxBytes: number): Promise<Buffer | undefined> {
+    const r = this.#resolve(path, true);
+    if (!r?.stat?.isFile() || r.missingFrom >= 0) return undefined;
+    const fh = await open(r.host, "r");
+    try {
+      const want = Math.min(maxBytes, r.stat.size);
+      const buf = Buffer.alloc(want);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(buf, got, want - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async list(path: string): Promise<string[]> {
+    const r = this.#resolve(path, true);
+    if (!r?.stat?.isDirectory() || r.missingFrom >= 0) return [];
+    return (await readdir(r.host)).sort();
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * How analysis reads an image's files: the squashed view of a stored or remote image, or a root filesystem on
+ * the host (`dir:PATH`). Paths are image paths ("/etc/os-release" or "etc/os-release"); symlinks are followed
+ * inside the image root with chroot semantics (absolute targets start at the image root, ".." stops there,
+ * loops end the lookup). Nothing from the image is ever executed.
+ */
+
+export interface ImageFileInfo {
+  /** The path the lookup ended at, in-root, symlinks resolved, without a leading "/" ("." is the root). */
+  path: string;
+  type: "file" | "directory" | "symlink" | "hardlink" | "char" | "block" | "fifo" | "other";
+  /** Permission bits, setuid/setgid/sticky included (0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Bytes of a regular file, 0 otherwise. */
+  size: number;
+}
+
+export interface ImageFiles {
+  /**
+   * The regular file `path` leads to (symlinks followed): its first `maxBytes` bytes (all of it when smaller),
+   * or undefined when the path does not exist, dangles, loops, or is not a regular file.
+   */
+  read(path: string, maxBytes: number): Promise<Buffer | undefined>;
+  /** What `path` leads to (symlinks followed), or undefined. */
+  stat(path: string): Promise<ImageFileInfo | undefined>;
+  /** What is at exactly `path` (the last component not followed), or undefined. */
+  lstat(path: string): Promise<ImageFileInfo | undefined>;
+  /** The target of the symlink at exactly `path`, verbatim, or undefined when it is not a symlink. */
+  readlink(path: string): Promise<string | undefined>;
+  /** Names in the directory `path` leads to, sorted; [] when it is not a directory. */
+  list(path: string): Promise<string[]>;
+}
