@@ -102,6 +102,12 @@ export interface ViewOptions {
   rawEntries?: boolean | undefined;
   /** start / progress (compressed bytes) / end per layer, and warnings. */
   events?: EventSink | undefined;
+  /**
+   * Keep the first bytes of regular files during the pass, so that readers (analysis) need no second pass:
+   * called for every regular-file entry with its normalised path, mode and size, it returns how many leading
+   * bytes to keep (0: none). A later layer's entry for the same path replaces (or drops) what was kept.
+   */
+  capture?: ((path: string, mode: number, size: number) => number) | undefined;
 }
 
 export interface ReadOptions {
@@ -132,6 +138,8 @@ function lexicalClean(path: string): string {
 
 export class SquashedView {
   readonly layers: ViewLayerInfo[];
+  /** With `capture`: the leading bytes kept, by normalised entry path (the top-most layer's version). */
+  readonly captured: Map<string, Buffer> = new Map();
   readonly #tree: Tree;
   readonly #sources: LayerSource[];
   readonly #limits: LayerLimits | undefined;
@@ -306,6 +314,7 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
   const { limits, signal, events } = opts;
   const digests = opts.digests ?? false;
   const maxDepth = limits?.maxDepth;
+  const captured = new Map<string, Buffer>();
   let warnedXattr = false;
   for (const [i, source] of layers.entries()) {
     if (source.index !== i) {
@@ -333,13 +342,29 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
         const clean = normalizeEntryPath(h.path, maxDepth);
         const role = entryRole(clean);
         let digest: Digest | undefined;
-        if (digests && h.type === "file" && role.kind === "normal") {
-          if (h.size === 0) digest = EMPTY_SHA256;
-          else {
-            const hash = createHash("sha256");
-            for await (const c of e.body()) hash.update(c);
-            digest = `sha256:${hash.digest("hex")}`;
+        const keep =
+          h.type === "file" && role.kind === "normal" && opts.capture
+            ? opts.capture(clean, h.mode, h.size)
+            : 0;
+        if (h.type === "file" && role.kind === "normal" && opts.capture) captured.delete(clean);
+        if ((digests || keep > 0) && h.type === "file" && role.kind === "normal") {
+          const hash = digests ? createHash("sha256") : undefined;
+          const kept: Buffer[] = [];
+          let keptBytes = 0;
+          if (h.size > 0) {
+            for await (const c of e.body()) {
+              hash?.update(c);
+              if (keptBytes < keep) {
+                const part = c.subarray(0, keep - keptBytes);
+                kept.push(Buffer.from(part)); // a copy: `c` may be a slice of a large decompressed chunk
+                keptBytes += part.length;
+              } else if (hash === undefined) break;
+            }
           }
+          if (keep > 0) captured.set(clean, Buffer.concat(kept, keptBytes));
+          if (digests)
+            digest =
+              h.size === 0 ? EMPTY_SHA256 : `sha256:${(hash as ReturnType<typeof createHash>).digest("hex")}`;
         }
         if (raw !== undefined) {
           const r: RawEntry = {
@@ -391,7 +416,9 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
     });
   }
   tree.sortChildren();
-  return new SquashedView(tree, infos, layers, limits);
+  const view = new SquashedView(tree, infos, layers, limits);
+  for (const [k, v] of captured) view.captured.set(k, v);
+  return view;
 }
 
 /** The fields of a header the tree needs, copied (headers and their buffers are not kept). */
