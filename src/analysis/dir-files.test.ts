@@ -28,4 +28,22 @@ test("DirFiles reads inside the root: absolute and relative symlinks stay in it,
   assert.deepEqual(await f.list("/lib"), ["os-release"]);
   assert.deepEqual(await f.list("/etc/os-release"), []);
   assert.equal(await f.read("/usr", 10), undefined, "a directory is not a file");
+  const walked: string[] = [];
+  for await (const e of f.walk()) {
+    const parent = e.path.includes("/") ? e.path.slice(0, e.path.lastIndexOf("/")) : undefined;
+    assert.ok(parent === undefined || walked.includes(parent), `${e.path} before its parent`);
+    walked.push(e.path);
+    if (e.path === "lib") assert.deepEqual([e.type, e.linkTarget], ["symlink", "/usr/lib"]);
+  }
+  assert.deepEqual([...walked].sort(), [
+    "etc",
+    "etc/hostpasswd",
+    "etc/os-release",
+    "lib",
+    "loop1",
+    "loop2",
+    "usr",
+    "usr/lib",
+    "usr/lib/os-release",
+  ]);
 });

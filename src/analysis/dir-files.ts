@@ -4,10 +4,10 @@
  * host's own files. Files are only read, never executed.
  */
 import type { Stats } from "node:fs";
-import { open, readdir, readlink } from "node:fs/promises";
+import { lstat, open, readdir, readlink } from "node:fs/promises";
 import { type InRootPath, resolveInRoot } from "../_internal/rootpath.ts";
 import { isOslessError } from "../errors.ts";
-import type { ImageFileInfo, ImageFiles } from "./files.ts";
+import type { ImageFileInfo, ImageFiles, ImageWalkEntry } from "./files.ts";
 
 function typeOf(st: Stats): ImageFileInfo["type"] {
   if (st.isFile()) return "file";
@@ -29,6 +29,7 @@ function info(r: InRootPath): ImageFileInfo | undefined {
     uid: st.uid,
     gid: st.gid,
     size: st.isFile() ? st.size : 0,
+    ino: st.ino,
   };
 }
 
@@ -89,5 +90,33 @@ export class DirFiles implements ImageFiles {
     const r = this.#resolve(path, true);
     if (!r?.stat?.isDirectory() || r.missingFrom >= 0) return [];
     return (await readdir(r.host)).sort();
+  }
+
+  async *walk(): AsyncGenerator<ImageWalkEntry> {
+    const stack: string[] = [""];
+    while (stack.length > 0) {
+      const rel = stack.pop() as string;
+      const names = (await readdir(rel === "" ? this.root : `${this.root}/${rel}`)).sort();
+      const dirs: string[] = [];
+      for (const name of names) {
+        const path = rel === "" ? name : `${rel}/${name}`;
+        const host = `${this.root}/${path}`;
+        const st = await lstat(host);
+        const entry: ImageWalkEntry = {
+          path,
+          type: typeOf(st),
+          mode: st.mode & 0o7777,
+          uid: st.uid,
+          gid: st.gid,
+          size: st.isFile() ? st.size : 0,
+          ino: st.ino,
+        };
+        if (st.isSymbolicLink()) entry.linkTarget = await readlink(host);
+        yield entry;
+        if (st.isDirectory()) dirs.push(path);
+      }
+      // Depth-first, names in order: push in reverse so the first directory is walked first.
+      for (let i = dirs.length - 1; i >= 0; i--) stack.push(dirs[i] as string);
+    }
   }
 }

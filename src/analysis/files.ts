@@ -15,6 +15,13 @@ export interface ImageFileInfo {
   gid: number;
   /** Bytes of a regular file, 0 otherwise. */
   size: number;
+  /** Files with the same `ino` are hard links of one another. */
+  ino: number;
+}
+
+/** An entry of `walk()`: lstat-style (symlinks not followed), with the link target of a symlink. */
+export interface ImageWalkEntry extends ImageFileInfo {
+  linkTarget?: string | undefined;
 }
 
 export interface ImageFiles {
@@ -31,4 +38,6 @@ export interface ImageFiles {
   readlink(path: string): Promise<string | undefined>;
   /** Names in the directory `path` leads to, sorted; [] when it is not a directory. */
   list(path: string): Promise<string[]>;
+  /** Every path of the image except the root, each directory before what it holds; symlinks not followed. */
+  walk(): AsyncIterable<ImageWalkEntry>;
 }

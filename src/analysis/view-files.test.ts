@@ -26,6 +26,11 @@ test("ViewFiles reads a squashed image: upper layers win, whiteouts hide, symlin
   assert.deepEqual(etc, [...etc].sort());
   assert.deepEqual(await f.list("/etc/motd"), []);
   assert.equal(await f.read("/etc", 10), undefined, "a directory has no content");
+  const walked = new Map<string, string | undefined>();
+  for await (const e of f.walk()) walked.set(e.path, e.linkTarget);
+  assert.ok(walked.has("etc/motd") && !walked.has("usr/bin/wget") && !walked.has("."));
+  assert.ok(walked.get("bin/sh")?.endsWith("busybox"));
+  assert.equal(walked.size, view.size - 1, "every node but the root");
   const preloaded = new ViewFiles(view, new Map([["etc/motd", Buffer.from("captured\n")]]));
   assert.equal(
     (await preloaded.read("/etc/motd", 100))?.toString(),

@@ -4,7 +4,7 @@
  * available, else the view re-streams the one layer holding the file, read up to `maxBytes` and then stopped.
  */
 import type { SquashedView, ViewNode } from "../layer/view.ts";
-import type { ImageFileInfo, ImageFiles } from "./files.ts";
+import type { ImageFileInfo, ImageFiles, ImageWalkEntry } from "./files.ts";
 
 function info(n: ViewNode): ImageFileInfo {
   return {
@@ -15,6 +15,7 @@ function info(n: ViewNode): ImageFileInfo {
     uid: n.uid,
     gid: n.gid,
     size: n.type === "file" || n.type === "hardlink" ? n.size : 0,
+    ino: n.ino,
   };
 }
 
@@ -68,5 +69,14 @@ export class ViewFiles implements ImageFiles {
     const n = this.view.resolve(path);
     if (n?.type !== "directory") return [];
     return this.view.list(n.path).map((c) => c.path.slice(c.path.lastIndexOf("/") + 1));
+  }
+
+  async *walk(): AsyncGenerator<ImageWalkEntry> {
+    for (const n of this.view.walk()) {
+      if (n.path === ".") continue;
+      const e: ImageWalkEntry = info(n);
+      if (n.type === "symlink") e.linkTarget = n.linkTarget;
+      yield e;
+    }
   }
 }
