@@ -14,8 +14,9 @@ await build({
   format: "esm",
   sourcemap: true,
   logLevel: "warning",
-  // The optional native addon is loaded if installed; xz-decompress finds its WASM file next to itself.
-  external: ["@napi-rs/xattr", "xz-decompress"],
+  // The optional native addon is loaded if installed; xz-decompress and sql.js find their WASM files next to
+  // themselves.
+  external: ["@napi-rs/xattr", "xz-decompress", "sql.js"],
   // commander is CommonJS and requires node: builtins; an ES module bundle needs a require for them.
   banner: {
     js: "import { createRequire as __oslessRequire } from 'node:module'; const require = __oslessRequire(import.meta.url);",
