@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { cached } from "../../../test/fixtures/cache.ts";
+import { DEBS, debFixture } from "../../../test/fixtures/debs.ts";
 import { needTool, run, tmpdir } from "../../../test/fixtures/tools.ts";
 import { DirFiles } from "../dir-files.ts";
 import { FINDINGS_PER_KIND } from "./common.ts";
@@ -378,90 +378,6 @@ test("licenseFromCopyright reads DEP-5 License lines and nothing else", () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Real Debian packages: a distroless-like root (dpkg-deb -x + status.d from their control files) and the same
 // packages in the classic layout (status + info/*.list).
-
-const DEBS = ["libc6", "base-files", "tzdata", "ca-certificates"] as const;
-
-interface DebFixture {
-  dir: string;
-  /** Control fields per package, as `dpkg-deb -f` prints them. */
-  control: Record<string, Record<string, string>>;
-}
-
-async function candidateVersions(): Promise<Record<string, string>> {
-  const aptCache = needTool("apt-cache", "apt");
-  const { stdout } = await run(aptCache, ["show", "--no-all-versions", ...DEBS]);
-  const out: Record<string, string> = {};
-  for (const st of parseDeb822(stdout)) {
-    const name = st.fields.get("package");
-    const version = st.fields.get("version");
-    if (name && version && (DEBS as readonly string[]).includes(name)) out[name] ??= version;
-  }
-  for (const name of DEBS) {
-    if (!out[name]) throw new Error(`apt-cache show ${name}: no Version (apt-get update needed?)`);
-  }
-  return out;
-}
-
-/** `dpkg-deb -c` listing → the paths dpkg records in info/<pkg>.list ("/." for "./", no trailing "/"). */
-function listFromContents(listing: string): string[] {
-  const out: string[] = [];
-  for (const l of listing.split("\n")) {
-    const m = /^(\S)\S*\s+\S+\s+\d+\s+\S+\s+\S+\s+(.*)$/.exec(l);
-    if (!m) continue;
-    let p = m[2]!;
-    if (m[1] === "l") p = p.slice(0, p.indexOf(" -> "));
-    if (m[1] === "h") p = p.slice(0, p.indexOf(" link to "));
-    p = p.replace(/^\.\//, "/").replace(/(.)\/$/, "$1");
-    out.push(p === "/" ? "/." : p);
-  }
-  return out;
-}
-
-let fixture: Promise<DebFixture> | undefined;
-const debFixture = () => {
-  fixture ??= buildDebFixture();
-  return fixture;
-};
-
-async function buildDebFixture(): Promise<DebFixture> {
-  const versions = await candidateVersions();
-  const dpkgDeb = needTool("dpkg-deb", "dpkg");
-  const arch = (await run(needTool("dpkg", "dpkg"), ["--print-architecture"])).stdout.trim();
-  const dir = await cached("dpkg-distroless-debs", { versions, arch }, async (out) => {
-    const aptGet = needTool("apt-get", "apt");
-    const debs = join(out, "debs");
-    await mkdir(debs);
-    await run(aptGet, ["download", ...DEBS.map((n) => `${n}=${versions[n]}`)], { cwd: debs });
-    const distroless = join(out, "distroless");
-    const statusD = join(distroless, "var/lib/dpkg/status.d");
-    const classicAdmin = join(out, "classic/var/lib/dpkg");
-    await mkdir(statusD, { recursive: true });
-    await mkdir(join(classicAdmin, "info"), { recursive: true });
-    let status = "";
-    const control: DebFixture["control"] = {};
-    for (const file of (await readdir(debs)).sort()) {
-      const deb = join(debs, file);
-      const name = file.split("_")[0]!;
-      await run(dpkgDeb, ["-x", deb, distroless]);
-      const fields = (await run(dpkgDeb, ["-f", deb])).stdout;
-      await writeFile(join(statusD, name), fields);
-      const ctrl = join(out, "control", name);
-      await mkdir(ctrl, { recursive: true });
-      await run(dpkgDeb, ["-e", deb, ctrl]); // the control tarball: control, md5sums, conffiles, scripts
-      await copyFile(join(ctrl, "md5sums"), join(statusD, `${name}.md5sums`));
-      const parsed = parseDeb822(fields)[0]!.fields;
-      control[name] = Object.fromEntries(parsed);
-      // Classic layout: Status after Package, as dpkg writes it, and the file list under info/.
-      status += fields.replace(/^(Package: .*\n)/, "$1Status: install ok installed\n") + "\n";
-      const list = listFromContents((await run(dpkgDeb, ["-c", deb])).stdout);
-      const infoName = parsed.get("multi-arch") === "same" ? `${name}:${parsed.get("architecture")}` : name;
-      await writeFile(join(classicAdmin, "info", `${infoName}.list`), `${list.join("\n")}\n`);
-    }
-    await writeFile(join(classicAdmin, "status"), status);
-    await writeFile(join(out, "control.json"), JSON.stringify(control));
-  });
-  return { dir, control: JSON.parse(await readFile(join(dir, "control.json"), "utf8")) };
-}
 
 describe("catalogDpkg on real Debian packages", () => {
   test("a distroless root (status.d + md5sums, no status): every package, its files and licence", async () => {
