@@ -249,7 +249,7 @@ function summarize(a: Analysis, hasShell: boolean, hasPm: boolean): string {
   } else if (ep.linkage === "static" || ep.linkage === "static-pie") {
     need = `${ep.path} is ${ep.linkage === "static" ? "statically linked" : "a static PIE"}: it needs nothing else from the image.`;
   } else {
-    need = `${ep.path} needs ${a.reachable.files} file${a.reachable.files === 1 ? "" : "s"} (${human(a.reachable.bytes)}) of the image's ${a.reachable.totalFiles}.`;
+    need = `${ep.path} needs ${a.reachable.files} file${a.reachable.files === 1 ? "" : "s"} (${human(a.reachable.bytes)}) of the image's ${a.reachable.totalFiles.toLocaleString("en-US")}.`;
   }
   const unused = a.reachable.totalBytes - a.reachable.bytes;
   const share = a.reachable.totalBytes > 0 ? (100 * unused) / a.reachable.totalBytes : 0;

@@ -457,6 +457,8 @@ Examples:
 
 const { registerRegistryCommands } = await import("./commands/registry.ts");
 registerRegistryCommands(program, { io, store, act });
+const { registerAnalyzeCommand } = await import("./commands/analyze.ts");
+registerAnalyzeCommand(program, { io, store, act });
 
 program.hook("preAction", (_this, action) => {
   jsonErrors = Boolean((action.opts() as { json?: boolean }).json);

@@ -1,0 +1,76 @@
+// `osless analyze` through the CLI on images in the store and on a root directory: the verdict comes first, --json
+// carries the documented fields, and bad input exits with the usual codes.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { IMAGES, ociLayout } from "../fixtures/images.ts";
+import { busyboxRootfs } from "../fixtures/rootfs.ts";
+import { tmpdir } from "../fixtures/tools.ts";
+import { osless } from "./cli.ts";
+
+async function storeWith(spec: typeof IMAGES.hello, name: string, tag = "latest"): Promise<string> {
+  const root = join(await tmpdir("analyze-e2e-"), "store");
+  const r = await osless(root, ["copy", "-q", `oci:${await ociLayout(spec, tag)}:${tag}`, name]);
+  assert.equal(r.code, 0, r.stderr);
+  return root;
+}
+
+interface Json {
+  verdict: string;
+  summary: string;
+  os: { id: string | null } | null;
+  packages: { type: string; name: string; version: string; arch: string | null }[];
+  entrypoint: {
+    path: string | null;
+    linkage: string;
+    interpreter: string | null;
+    libraries: unknown[];
+    missing: unknown[];
+  };
+  inventory: { busybox: { applets: string[] } | null };
+  image: { name: string | null; id: string | null };
+}
+
+test("analyze hello (FROM scratch + a static program): none, and the sentence says so first", async () => {
+  const root = await storeWith(IMAGES.hello, "hello:1");
+  const text = await osless(root, ["analyze", "hello:1"]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(
+    text.stdout.split("\n")[0] as string,
+    /^No operating system is inside\. \/hello is statically linked/,
+  );
+  const json = await osless(root, ["analyze", "--json", "hello:1"]);
+  const a = JSON.parse(json.stdout) as Json;
+  assert.equal(a.verdict, "none");
+  assert.equal(a.os, null);
+  assert.deepEqual(a.packages, []);
+  assert.equal(a.entrypoint.path, "/hello");
+  assert.equal(a.entrypoint.linkage, "static");
+  assert.equal(a.image.name, "docker.io/library/hello:1");
+  assert.match(a.image.id ?? "", /^sha256:[0-9a-f]{64}$/);
+});
+
+test("analyze busybox (store) and the same tree as dir:PATH: busybox both ways", async () => {
+  const root = await storeWith(IMAGES.busybox, "bb:1");
+  const fromStore = JSON.parse((await osless(root, ["analyze", "--json", "bb:1"])).stdout) as Json;
+  assert.equal(fromStore.verdict, "busybox");
+  assert.equal(fromStore.entrypoint.path, "/bin/busybox");
+  const dir = JSON.parse(
+    (await osless(root, ["analyze", "--json", `dir:${await busyboxRootfs()}`, "--cmd", "sh"])).stdout,
+  ) as Json;
+  assert.equal(dir.verdict, "busybox");
+  assert.deepEqual(dir.inventory.busybox?.applets, fromStore.inventory.busybox?.applets);
+});
+
+test("analyze errors: an image not in the store exits 3, a transport not read yet exits 2, --cmd without dir: exits 2", async () => {
+  const root = join(await tmpdir("analyze-e2e-"), "store");
+  const missing = await osless(root, ["analyze", "nosuch:1"]);
+  assert.equal(missing.code, 3, missing.stderr);
+  const remote = await osless(root, ["analyze", "docker://127.0.0.1:1/x:1"]);
+  assert.equal(remote.code, 2);
+  assert.match(remote.stderr, /osless pull, osless load or osless copy/);
+  const cmd = await osless(root, ["analyze", "--cmd", "x", "hello:1"]);
+  assert.equal(cmd.code, 2);
+  const nodir = await osless(root, ["analyze", "dir:/nonexistent/rootfs"]);
+  assert.equal(nodir.code, 3);
+});
