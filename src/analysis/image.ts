@@ -1,12 +1,25 @@
 /**
- * Analysis of an image in the store (one streaming pass over its layers into a squashed view, keeping the bytes
- * analysis reads: release files, package databases, passwd, loader configuration, shared libraries, the first
- * bytes of executables), or of a root filesystem on the host (`dir:PATH`).
+ * Analysis of an image in the store or in a registry (one streaming pass over its layers into a squashed view,
+ * keeping the bytes analysis reads: release files, package databases, passwd, loader configuration, shared
+ * libraries, the first bytes of executables), or of a root filesystem on the host (`dir:PATH`). A registry image
+ * is streamed from the registry and never written to disk: each layer blob is checked against its digest and
+ * DiffID as it goes by, and a file the pass did not keep is read again from its layer's blob.
  */
+import { asDigest } from "../digest/index.ts";
+import { OslessError } from "../errors.ts";
 import type { LayerSource } from "../layer/source.ts";
 import { buildView } from "../layer/view.ts";
-import { formatPlatform } from "../spec/platform.ts";
-import type { Platform } from "../spec/schemas.ts";
+import type { ImageReference } from "../reference/index.ts";
+import type { Repository } from "../registry/client.ts";
+import { isConfigMediaType, MediaType } from "../spec/media-types.ts";
+import {
+  checkImageConsistency,
+  MAX_CONFIG_SIZE,
+  type ParsedManifest,
+  parseImageConfig,
+} from "../spec/parse.ts";
+import { formatPlatform, hostPlatform, selectPlatform } from "../spec/platform.ts";
+import type { ImageConfig, Platform } from "../spec/schemas.ts";
 import { openImage } from "../store/images.ts";
 import { imageLayers } from "../store/layers.ts";
 import type { Store } from "../store/layout.ts";
@@ -60,20 +73,8 @@ export async function analyzeStoreImage(
   opts: AnalyzeImageOptions = {},
 ): Promise<AnalyzedImage> {
   const img = await openImage(store, input, opts.platform);
-  const layers: LayerSource[] = imageLayers(store, img);
   const c = img.config.config;
-  const config: EntrypointConfig = {
-    entrypoint: c.config?.Entrypoint ?? null,
-    cmd: c.config?.Cmd ?? null,
-    env: c.config?.Env ?? null,
-    workingDir: c.config?.WorkingDir,
-  };
-  const argv0 = [...(config.entrypoint ?? []), ...(config.cmd ?? [])][0];
-  const view = await buildView(layers, {
-    capture: analysisCapture(argv0?.startsWith("/") ? [argv0] : []),
-    signal: opts.signal,
-  });
-  const analysis = await analyzeFiles(new ViewFiles(view, view.captured), config);
+  const analysis = await analyzeLayers(imageLayers(store, img), c, opts.signal);
   return {
     image: {
       source: input,
@@ -84,6 +85,99 @@ export async function analyzeStoreImage(
     },
     ...analysis,
   };
+}
+
+/**
+ * Analyse an image in a registry without writing anything to disk. The reference is resolved as `pull` does (an
+ * index: the platform asked for, else the host's), the config read into memory (size-capped, digest-checked), and
+ * the layers streamed from the registry into the squashed view: `layerTar` checks each blob's size and digest
+ * and its DiffID, so a registry serving wrong bytes fails with E_DIGEST_MISMATCH. The repository's client must
+ * stay open until this returns (the view may read a file again from its layer).
+ */
+export async function analyzeRegistryImage(
+  repo: Repository,
+  ref: ImageReference,
+  opts: AnalyzeImageOptions & { source?: string | undefined } = {},
+): Promise<AnalyzedImage> {
+  const label = ref.toString();
+  const top = await repo.getManifest(ref.digest ?? (ref.tag as string));
+  let m: ParsedManifest;
+  if (top.kind === "index") {
+    const want = opts.platform ?? hostPlatform();
+    const child = selectPlatform(want, top.index.manifests);
+    const fetched = await repo.getManifest(child.digest);
+    if (fetched.kind !== "manifest") {
+      throw new OslessError(
+        "E_MANIFEST_INVALID",
+        `${label}: platform ${formatPlatform(want)} is a nested index`,
+        {
+          hint: "nested indexes are not supported",
+        },
+      );
+    }
+    if (fetched.size !== child.size) {
+      throw new OslessError(
+        "E_SIZE_MISMATCH",
+        `${label}: platform manifest is ${fetched.size} bytes, the index says ${child.size}`,
+      );
+    }
+    m = fetched;
+  } else m = top;
+  const cfgDesc = m.manifest.config;
+  if (!isConfigMediaType(cfgDesc.mediaType)) {
+    throw new OslessError(
+      "E_MEDIA_TYPE_UNKNOWN",
+      `${label}: config media type ${cfgDesc.mediaType} is not an image config`,
+      {
+        hint: `this is an artifact, not a container image (image configs are ${MediaType.OCI_CONFIG} or ${MediaType.DOCKER_CONFIG})`,
+        details: { mediaType: cfgDesc.mediaType },
+      },
+    );
+  }
+  const config = parseImageConfig(await repo.readBlob(cfgDesc, MAX_CONFIG_SIZE, "config"), {
+    expected: cfgDesc,
+    where: `${label} config`,
+  });
+  const c = config.config;
+  checkImageConsistency(m.manifest, c, label);
+  const layers: LayerSource[] = m.manifest.layers.map((descriptor, index) => ({
+    index,
+    descriptor,
+    diffId: asDigest(c.rootfs.diff_ids[index]!, `${label} diff_ids[${index}]`),
+    // Not verified here: layerTar hashes the blob and the uncompressed tar while the view reads them.
+    open: () => repo.blob(descriptor, { verify: false }, `layer ${index + 1}`),
+  }));
+  const analysis = await analyzeLayers(layers, c, opts.signal);
+  return {
+    image: {
+      source: opts.source ?? `docker://${label}`,
+      name: label,
+      digest: m.digest,
+      id: config.digest,
+      platform: formatPlatform(c),
+    },
+    ...analysis,
+  };
+}
+
+/** One pass over `layers` (base first) into the squashed view, keeping what analysis reads; then the analysis. */
+async function analyzeLayers(
+  layers: LayerSource[],
+  c: ImageConfig,
+  signal: AbortSignal | undefined,
+): Promise<Analysis> {
+  const config: EntrypointConfig = {
+    entrypoint: c.config?.Entrypoint ?? null,
+    cmd: c.config?.Cmd ?? null,
+    env: c.config?.Env ?? null,
+    workingDir: c.config?.WorkingDir,
+  };
+  const argv0 = [...(config.entrypoint ?? []), ...(config.cmd ?? [])][0];
+  const view = await buildView(layers, {
+    capture: analysisCapture(argv0?.startsWith("/") ? [argv0] : []),
+    signal,
+  });
+  return analyzeFiles(new ViewFiles(view, view.captured), config);
 }
 
 /** Analyse a root filesystem on the host; `config` says what would run (default: nothing). */

@@ -181,11 +181,15 @@ async function copyBetweenStores(from: Store, to: Store, entry: IndexEntry, name
   return entry.digest;
 }
 
-/** Load the one image an archive or layout (with its optional ref) holds; returns its digest. */
-async function loadOne(
+/**
+ * Load the one image an archive or layout (with its optional ref) holds; returns its digest. `verb` names the
+ * command in the error when the archive holds several images.
+ */
+export async function loadOne(
   store: Store,
   src: Extract<ImageLocation, { kind: "layout" }>,
-  opts: CopyOptions,
+  opts: Pick<CopyOptions, "events" | "signal">,
+  verb = "copy",
 ): Promise<string> {
   const r = await loadImages(store, src.spec, {
     ...(opts.events ? { events: opts.events } : {}),
@@ -204,7 +208,7 @@ async function loadOne(
     }
   }
   if (images.length !== 1) {
-    throw new OslessError("E_AMBIGUOUS", `${src.spec} holds ${images.length} images; copy takes one`, {
+    throw new OslessError("E_AMBIGUOUS", `${src.spec} holds ${images.length} images; ${verb} takes one`, {
       hint: `name one: ${src.transport}:PATH:${src.transport === "docker-archive" ? "NAME" : "REF"}`,
     });
   }

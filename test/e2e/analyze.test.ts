@@ -62,13 +62,14 @@ test("analyze busybox (store) and the same tree as dir:PATH: busybox both ways",
   assert.deepEqual(dir.inventory.busybox?.applets, fromStore.inventory.busybox?.applets);
 });
 
-test("analyze errors: an image not in the store exits 3, a transport not read yet exits 2, --cmd without dir: exits 2", async () => {
+// Registries, archives and layouts: analyze-sources.test.ts.
+test("analyze errors: an image not in the store exits 3, an unsupported transport exits 2, --cmd without dir: exits 2", async () => {
   const root = join(await tmpdir("analyze-e2e-"), "store");
   const missing = await osless(root, ["analyze", "nosuch:1"]);
   assert.equal(missing.code, 3, missing.stderr);
-  const remote = await osless(root, ["analyze", "docker://127.0.0.1:1/x:1"]);
-  assert.equal(remote.code, 2);
-  assert.match(remote.stderr, /osless pull, osless load or osless copy/);
+  const transport = await osless(root, ["analyze", "containers-storage:x:1"]);
+  assert.equal(transport.code, 2, transport.stderr);
+  assert.match(transport.stderr, /transport "containers-storage:" is not supported/);
   const cmd = await osless(root, ["analyze", "--cmd", "x", "hello:1"]);
   assert.equal(cmd.code, 2);
   const nodir = await osless(root, ["analyze", "dir:/nonexistent/rootfs"]);

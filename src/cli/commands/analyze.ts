@@ -1,25 +1,39 @@
 /** `osless analyze IMAGE`: does the image have an OS inside? The verdict first, then the evidence. */
 import type { Command } from "@commander-js/extra-typings";
 import { OslessError } from "../../errors.ts";
-import type { CommandContext } from "./registry.ts";
+import { type CommandContext, interruptible, remoteFlags, remoteOptions } from "./registry.ts";
+
+interface AnalyzeFlags {
+  platform?: string | undefined;
+  cmd?: string | undefined;
+  json?: boolean | undefined;
+  tlsVerify?: string | undefined;
+  creds?: string | undefined;
+  authfile?: string | undefined;
+}
 
 export function registerAnalyzeCommand(program: Command, ctx: CommandContext): void {
   const { io, act } = ctx;
-  program
-    .command("analyze")
-    .description(
-      "Does the image have an operating system inside? The verdict, the distribution, packages, what the entrypoint needs",
-    )
-    .argument(
-      "<image>",
-      "an image in the store (name, ID or digest), or dir:PATH for an unpacked root filesystem",
-    )
-    .option("--platform <os/arch[/variant]>", "platform to pick from a multi-platform image")
-    .option(
-      "--cmd <command>",
-      'for dir:PATH: the command a container would run (e.g. "/app/server --port 80")',
-    )
-    .option("--json", "print the analysis as JSON (schema in docs/analyze.md)")
+  remoteFlags(
+    program
+      .command("analyze")
+      .description(
+        "Does the image have an operating system inside? The verdict, the distribution, packages, what the entrypoint needs",
+      )
+      .argument(
+        "<image>",
+        "an image in the store (name, ID or digest), docker://REF, oci:DIR[:ref], oci-archive:FILE[:ref], docker-archive:FILE[:name], or dir:PATH for an unpacked root filesystem",
+      )
+      .option(
+        "--platform <os/arch[/variant]>",
+        "platform to pick from a multi-platform image (default: this host's)",
+      )
+      .option(
+        "--cmd <command>",
+        'for dir:PATH: the command a container would run (e.g. "/app/server --port 80")',
+      )
+      .option("--json", "print the analysis as JSON (schema in docs/analyze.md)"),
+  )
     .addHelpText(
       "after",
       `
@@ -28,27 +42,27 @@ and OS files, no shell, no package manager: distroless), none (nothing of an OS;
 none-broken (nothing of an OS, and the entrypoint's loader or libraries are missing). Nothing from the image is
 ever run.
 
+An image from a registry (docker://) is streamed once and never written to disk, each layer checked against its
+digest; the store is not touched. Archives and OCI layouts are verified through a temporary store, removed
+afterwards. --tls-verify, --creds and --authfile are for docker:// only.
+
 Examples:
   osless analyze hello
   osless analyze --json debian:bookworm | jq .entrypoint
+  osless analyze docker://127.0.0.1:5000/app:1
+  osless analyze --platform linux/arm64 docker://alpine
+  osless analyze oci-archive:app.tar
   osless unpack app ./rootfs && osless analyze dir:./rootfs --cmd /app/server`,
     )
     .action(
-      act(async (image: string, opts: { platform?: string; cmd?: string; json?: boolean }) => {
+      act(async (image: string, opts: AnalyzeFlags) => {
         const { printJson } = await import("../output/report.ts");
+        const { parsePlatform } = await import("../../spec/platform.ts");
         let result: import("../../analysis/image.ts").AnalyzedImage;
         if (image.startsWith("dir:")) {
           const { analyzeDirectory } = await import("../../analysis/image.ts");
           const argv = opts.cmd?.trim() ? opts.cmd.trim().split(/\s+/) : undefined;
           result = await analyzeDirectory(image.slice(4), argv ? { cmd: argv } : {});
-        } else if (/^(docker|oci|oci-archive|docker-archive):/.test(image)) {
-          throw new OslessError(
-            "E_USAGE",
-            `analyze reads images from the store or dir:PATH (not yet ${image.split(":")[0]}:)`,
-            {
-              hint: "bring the image into the store first: osless pull, osless load or osless copy",
-            },
-          );
         } else {
           if (opts.cmd !== undefined) {
             throw new OslessError(
@@ -56,17 +70,79 @@ Examples:
               "--cmd is for dir:PATH; an image's command comes from its config",
             );
           }
-          const { analyzeStoreImage } = await import("../../analysis/image.ts");
-          const { parsePlatform } = await import("../../spec/platform.ts");
-          result = await analyzeStoreImage(await ctx.store(), image, {
-            platform: opts.platform ? parsePlatform(opts.platform) : undefined,
-          });
+          const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
+          const { parseImageLocation } = await import("../../transfer/copy.ts");
+          const where = parseImageLocation(image);
+          if (where.kind === "registry") {
+            const remote = await remoteOptions(opts);
+            result = await interruptible("nothing was written", (signal) =>
+              analyzeRemote(where.ref, image, { ...remote, platform, signal }),
+            );
+          } else if (where.kind === "layout") {
+            result = await interruptible("the temporary copy is removed", (signal) =>
+              analyzeArchive(where, image, { platform, signal }),
+            );
+          } else {
+            const { analyzeStoreImage } = await import("../../analysis/image.ts");
+            result = await analyzeStoreImage(await ctx.store(), image, { platform });
+          }
         }
         if (opts.json) printJson(io, result);
         else io.stdout.write(render(result));
         return 0;
       }),
     );
+}
+
+type AnalyzedImage = import("../../analysis/image.ts").AnalyzedImage;
+type Platform = import("../../spec/schemas.ts").Platform;
+
+/** docker://REF: streamed from the registry into the view; nothing is written (the store is not opened). */
+async function analyzeRemote(
+  reference: string,
+  source: string,
+  opts: import("../../transfer/remote.ts").RemoteOptions & { platform: Platform | undefined },
+): Promise<AnalyzedImage> {
+  const { parseReference } = await import("../../reference/index.ts");
+  const { registryClient } = await import("../../transfer/remote.ts");
+  const { analyzeRegistryImage } = await import("../../analysis/image.ts");
+  const ref = parseReference(reference);
+  const client = registryClient(ref.domain, opts);
+  try {
+    return await analyzeRegistryImage(client.repository(ref.path), ref, {
+      platform: opts.platform,
+      signal: opts.signal,
+      source,
+    });
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * oci:, oci-archive:, docker-archive:: loaded (every blob, DiffID and the manifest/config consistency verified)
+ * into a temporary store that is removed afterwards, then analysed from there. The user's store is not touched.
+ */
+async function analyzeArchive(
+  where: Extract<import("../../transfer/copy.ts").ImageLocation, { kind: "layout" }>,
+  source: string,
+  opts: { platform: Platform | undefined; signal: AbortSignal },
+): Promise<AnalyzedImage> {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { Store } = await import("../../store/layout.ts");
+  const { loadOne } = await import("../../transfer/copy.ts");
+  const { analyzeStoreImage } = await import("../../analysis/image.ts");
+  const dir = await mkdtemp(join(tmpdir(), "osless-analyze-"));
+  try {
+    const tmp = await Store.open(join(dir, "store"));
+    const digest = await loadOne(tmp, where, { signal: opts.signal }, "analyze");
+    const r = await analyzeStoreImage(tmp, digest, { platform: opts.platform, signal: opts.signal });
+    return { ...r, image: { ...r.image, source } };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function size(bytes: number): string {
@@ -87,7 +163,7 @@ function list(items: string[], max = 8): string {
     : `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
 }
 
-function render(a: import("../../analysis/image.ts").AnalyzedImage): string {
+function render(a: AnalyzedImage): string {
   const inv = a.inventory;
   const ep = a.entrypoint;
   const lines: string[] = [a.summary, ""];

@@ -33,7 +33,7 @@ function str(v: string | boolean | undefined): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-function remoteFlags<T extends Configurable>(cmd: T): T {
+export function remoteFlags<T extends Configurable>(cmd: T): T {
   (cmd as unknown as Command)
     .addOption(
       new Option(
@@ -49,7 +49,7 @@ function remoteFlags<T extends Configurable>(cmd: T): T {
   return cmd;
 }
 
-async function remoteOptions(flags: RemoteFlags) {
+export async function remoteOptions(flags: RemoteFlags) {
   const { parseCreds } = await import("../../auth/index.ts");
   const tls = String(flags.tlsVerify ?? "true").toLowerCase();
   if (tls !== "true" && tls !== "false") {
@@ -70,7 +70,7 @@ async function remoteOptions(flags: RemoteFlags) {
 }
 
 /** Run `fn` with an AbortSignal that Ctrl-C/SIGTERM trips; an interrupted run becomes E_INTERRUPTED. */
-async function interruptible<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function interruptible<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
