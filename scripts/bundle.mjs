@@ -16,7 +16,9 @@ await build({
   logLevel: "warning",
   // The optional native addon is loaded if installed; xz-decompress and sql.js find their WASM files next to
   // themselves.
-  external: ["@napi-rs/xattr", "xz-decompress", "sql.js"],
+  // The CycloneDX library's optional XML plugin needs a package we do not install: keep it (and packageurl-js,
+  // which it loads) out of the bundle; both are loaded only for --format cyclonedx.
+  external: ["@napi-rs/xattr", "xz-decompress", "sql.js", "@cyclonedx/cyclonedx-library", "packageurl-js"],
   // commander is CommonJS and requires node: builtins; an ES module bundle needs a require for them.
   banner: {
     js: "import { createRequire as __oslessRequire } from 'node:module'; const require = __oslessRequire(import.meta.url);",

@@ -75,3 +75,25 @@ test("analyze errors: an image not in the store exits 3, an unsupported transpor
   const nodir = await osless(root, ["analyze", "dir:/nonexistent/rootfs"]);
   assert.equal(nodir.code, 3);
 });
+
+test("analyze --format cyclonedx writes a CycloneDX 1.6 SBOM; --json with another --format is a usage error", async () => {
+  const root = await storeWith(IMAGES.busybox, "bb:2");
+  const r = await osless(root, ["analyze", "--format", "cyclonedx", "bb:2"]);
+  assert.equal(r.code, 0, r.stderr);
+  const bom = JSON.parse(r.stdout) as {
+    bomFormat: string;
+    specVersion: string;
+    metadata: { component: { type: string; name: string; properties?: { name: string; value: string }[] } };
+  };
+  assert.equal(bom.bomFormat, "CycloneDX");
+  assert.equal(bom.specVersion, "1.6");
+  assert.equal(bom.metadata.component.type, "container");
+  assert.equal(bom.metadata.component.name, "docker.io/library/bb:2");
+  assert.ok(
+    bom.metadata.component.properties?.some((p) => p.name === "osless:verdict" && p.value === "busybox"),
+  );
+  const both = await osless(root, ["analyze", "--json", "--format", "cyclonedx", "bb:2"]);
+  assert.equal(both.code, 2);
+  const bad = await osless(root, ["analyze", "--format", "xml", "bb:2"]);
+  assert.equal(bad.code, 2);
+});

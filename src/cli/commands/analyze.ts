@@ -7,6 +7,7 @@ interface AnalyzeFlags {
   platform?: string | undefined;
   cmd?: string | undefined;
   json?: boolean | undefined;
+  format?: string | undefined;
   tlsVerify?: string | undefined;
   creds?: string | undefined;
   authfile?: string | undefined;
@@ -32,7 +33,8 @@ export function registerAnalyzeCommand(program: Command, ctx: CommandContext): v
         "--cmd <command>",
         'for dir:PATH: the command a container would run (e.g. "/app/server --port 80")',
       )
-      .option("--json", "print the analysis as JSON (schema in docs/analyze.md)"),
+      .option("--json", "print the analysis as JSON (schema in docs/analyze.md)")
+      .option("--format <format>", "output: text (default), json, or cyclonedx (a CycloneDX 1.6 JSON SBOM)"),
   )
     .addHelpText(
       "after",
@@ -49,6 +51,7 @@ afterwards. --tls-verify, --creds and --authfile are for docker:// only.
 Examples:
   osless analyze hello
   osless analyze --json debian:bookworm | jq .entrypoint
+  osless analyze --format cyclonedx debian:bookworm > sbom.cdx.json
   osless analyze docker://127.0.0.1:5000/app:1
   osless analyze --platform linux/arm64 docker://alpine
   osless analyze oci-archive:app.tar
@@ -56,6 +59,17 @@ Examples:
     )
     .action(
       act(async (image: string, opts: AnalyzeFlags) => {
+        if (opts.json && opts.format !== undefined && opts.format !== "json") {
+          throw new OslessError("E_USAGE", `--json and --format ${opts.format} ask for two outputs`, {
+            hint: "give one of them (--json is --format json)",
+          });
+        }
+        const format = opts.format ?? (opts.json ? "json" : "text");
+        if (format !== "text" && format !== "json" && format !== "cyclonedx") {
+          throw new OslessError("E_USAGE", `--format ${format}: not an output format`, {
+            hint: "give --format text, json or cyclonedx",
+          });
+        }
         const { printJson } = await import("../output/report.ts");
         const { parsePlatform } = await import("../../spec/platform.ts");
         let result: import("../../analysis/image.ts").AnalyzedImage;
@@ -87,7 +101,10 @@ Examples:
             result = await analyzeStoreImage(await ctx.store(), image, { platform });
           }
         }
-        if (opts.json) printJson(io, result);
+        if (format === "cyclonedx") {
+          const { toCycloneDx } = await import("../../analysis/sbom/index.ts");
+          io.stdout.write(`${await toCycloneDx(result, { toolVersion: program.version() ?? "" })}\n`);
+        } else if (format === "json") printJson(io, result);
         else io.stdout.write(render(result));
         return 0;
       }),
