@@ -18,7 +18,7 @@ import {
   type ParsedManifest,
   parseImageConfig,
 } from "../spec/parse.ts";
-import { formatPlatform, hostPlatform, selectPlatform } from "../spec/platform.ts";
+import { formatPlatform, hostPlatform } from "../spec/platform.ts";
 import type { ImageConfig, Platform } from "../spec/schemas.ts";
 import { openImage } from "../store/images.ts";
 import { imageLayers } from "../store/layers.ts";
@@ -101,28 +101,8 @@ export async function analyzeRegistryImage(
 ): Promise<AnalyzedImage> {
   const label = ref.toString();
   const top = await repo.getManifest(ref.digest ?? (ref.tag as string));
-  let m: ParsedManifest;
-  if (top.kind === "index") {
-    const want = opts.platform ?? hostPlatform();
-    const child = selectPlatform(want, top.index.manifests);
-    const fetched = await repo.getManifest(child.digest);
-    if (fetched.kind !== "manifest") {
-      throw new OslessError(
-        "E_MANIFEST_INVALID",
-        `${label}: platform ${formatPlatform(want)} is a nested index`,
-        {
-          hint: "nested indexes are not supported",
-        },
-      );
-    }
-    if (fetched.size !== child.size) {
-      throw new OslessError(
-        "E_SIZE_MISMATCH",
-        `${label}: platform manifest is ${fetched.size} bytes, the index says ${child.size}`,
-      );
-    }
-    m = fetched;
-  } else m = top;
+  const m: ParsedManifest =
+    top.kind === "index" ? await repo.platformManifest(top, opts.platform ?? hostPlatform(), label) : top;
   const cfgDesc = m.manifest.config;
   if (!isConfigMediaType(cfgDesc.mediaType)) {
     throw new OslessError(

@@ -19,6 +19,8 @@ import {
   parseManifestOrIndex,
   SCHEMA1_MESSAGE,
 } from "../spec/parse.ts";
+import { formatPlatform, selectPlatform } from "../spec/platform.ts";
+import type { Platform } from "../spec/schemas.ts";
 import { registryError, responseText } from "./errors.ts";
 import { header, isTransportError, type Response, Transport, type TransportOptions } from "./transport.ts";
 
@@ -150,6 +152,31 @@ export class Repository {
       ...(isDigestRef(ref) ? { expected: { digest: ref, size: raw.length } } : {}),
     });
     return parsed;
+  }
+
+  /**
+   * The image manifest for `want` from an index (selected as containerd does, see selectPlatform), fetched by
+   * digest and checked against the index's size; nested indexes are refused.
+   */
+  async platformManifest(index: ParsedIndex, want: Platform, label: string): Promise<ParsedManifest> {
+    const child = selectPlatform(want, index.index.manifests);
+    const fetched = await this.getManifest(child.digest);
+    if (fetched.kind !== "manifest") {
+      throw new OslessError(
+        "E_MANIFEST_INVALID",
+        `${label}: platform ${formatPlatform(want)} is a nested index`,
+        {
+          hint: "nested indexes are not supported",
+        },
+      );
+    }
+    if (fetched.size !== child.size) {
+      throw new OslessError(
+        "E_SIZE_MISMATCH",
+        `${label}: platform manifest is ${fetched.size} bytes, the index says ${child.size}`,
+      );
+    }
+    return fetched;
   }
 
   /** HEAD a manifest: its descriptor, or undefined when the registry does not have it. */

@@ -17,13 +17,7 @@ import {
   type ParsedManifest,
   parseImageConfig,
 } from "../spec/parse.ts";
-import {
-  formatPlatform,
-  hostPlatform,
-  normalizePlatform,
-  platformMatches,
-  selectPlatform,
-} from "../spec/platform.ts";
+import { formatPlatform, hostPlatform, normalizePlatform, platformMatches } from "../spec/platform.ts";
 import type { Descriptor, Platform } from "../spec/schemas.ts";
 import { mayBeAbsent } from "../store/graph.ts";
 import { entryName } from "../store/images.ts";
@@ -140,27 +134,8 @@ class Puller {
       let m = top;
       const want = this.opts.platform;
       if (m.kind === "manifest" && want) this.#checkPlatform = want;
-      if (m.kind === "index") {
-        const want = this.opts.platform ?? hostPlatform();
-        const child = selectPlatform(want, m.index.manifests);
-        const fetched = await this.repo.getManifest(child.digest);
-        if (fetched.kind !== "manifest") {
-          throw new OslessError(
-            "E_MANIFEST_INVALID",
-            `${label}: platform ${formatPlatform(want)} is a nested index`,
-            {
-              hint: "nested indexes are not supported",
-            },
-          );
-        }
-        if (fetched.size !== child.size) {
-          throw new OslessError(
-            "E_SIZE_MISMATCH",
-            `${label}: platform manifest is ${fetched.size} bytes, the index says ${child.size}`,
-          );
-        }
-        m = fetched;
-      }
+      if (m.kind === "index")
+        m = await this.repo.platformManifest(m, this.opts.platform ?? hostPlatform(), label);
       id = await this.image(tx, m, label);
       stored = m;
     }
