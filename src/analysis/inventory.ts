@@ -102,8 +102,21 @@ export async function takeInventory(files: ImageFiles): Promise<Inventory> {
   };
   const entries: ImageWalkEntry[] = [];
   const inodes = new Set<number>();
+  // Names looked at again below, picked in this one walk: busybox candidates and C library names.
+  const bbCandidates: ImageWalkEntry[] = [];
+  const libcNames: ImageWalkEntry[] = [];
   for await (const e of files.walk()) {
     entries.push(e);
+    const name = basename(e.path);
+    if (name.startsWith("l")) {
+      if (
+        name === "libc.so.6" ||
+        /^libc-2\.\d+\.so$/.test(name) ||
+        /^ld-musl-.+\.so\.1$/.test(name) ||
+        /^libc\.musl-.+\.so\.1$/.test(name)
+      )
+        libcNames.push(e);
+    } else if (name === "busybox" && e.type === "file") bbCandidates.push(e);
     if (e.type === "directory") {
       inv.directories++;
       if (e.mode & 0o002)
@@ -129,7 +142,6 @@ export async function takeInventory(files: ImageFiles): Promise<Inventory> {
   inv.executables.count = inv.executables.elf + inv.executables.scripts;
 
   // busybox: the multi-call binary and every name that leads to it (symlinks, hard links).
-  const bbCandidates = entries.filter((e) => e.type === "file" && basename(e.path) === "busybox");
   for (const bb of bbCandidates) {
     const bytes = await files.read(abs(bb.path), BUSYBOX_READ);
     const m = bytes && /BusyBox v(\d+\.\d+(?:\.\d+)?)/.exec(bytes.toString("latin1"));
@@ -185,7 +197,7 @@ export async function takeInventory(files: ImageFiles): Promise<Inventory> {
   // The C library.
   const glibc = new Set<string>();
   const musl = new Set<string>();
-  for (const e of entries) {
+  for (const e of libcNames) {
     const name = basename(e.path);
     if (name === "libc.so.6" || /^libc-2\.\d+\.so$/.test(name)) {
       const st = await files.stat(abs(e.path));

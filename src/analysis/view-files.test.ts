@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { IMAGES, ociLayout } from "../../test/fixtures/images.ts";
 import { layoutLayerSources } from "../../test/fixtures/layout.ts";
+import { needTool } from "../../test/fixtures/tools.ts";
 import { buildView } from "../layer/view.ts";
+import { memLayers } from "../layer/view-testkit.ts";
 import { ViewFiles } from "./view-files.ts";
 
 test("ViewFiles reads a squashed image: upper layers win, whiteouts hide, symlinks resolve in-root, reads stop at maxBytes", async () => {
@@ -38,4 +41,24 @@ test("ViewFiles reads a squashed image: upper layers win, whiteouts hide, symlin
     "a short capture is not trusted for more bytes than it has",
   );
   assert.equal((await preloaded.read("/etc/motd", 4))?.toString(), "capt");
+});
+
+test("ViewFiles serves a hard link from the bytes captured for its target: no second pass over the layer", async () => {
+  const elf = readFileSync(needTool("true", "coreutils"));
+  const T = 1_700_000_000;
+  const mem = await memLayers([
+    [
+      { entry: { path: "usr/bin/perl", type: "file", mode: 0o755, mtime: T }, body: elf },
+      { entry: { path: "usr/bin/perl5.36.0", type: "hardlink", linkpath: "usr/bin/perl", mtime: T } },
+      { entry: { path: "etc/motd", type: "file", mode: 0o644, mtime: T }, body: Buffer.from("not kept\n") },
+    ],
+  ]);
+  const view = await buildView(mem.sources, { capture: (p, _m, size) => (p === "usr/bin/perl" ? size : 0) });
+  assert.equal(mem.stats[0]?.opens, 1, "the view's own pass");
+  const f = new ViewFiles(view, view.captured);
+  assert.deepEqual(await f.read("/usr/bin/perl5.36.0", 256 << 20), elf, "whole, through the hard link");
+  assert.deepEqual(await f.read("/usr/bin/perl5.36.0", 4), elf.subarray(0, 4));
+  assert.equal(mem.stats[0]?.opens, 1, "served from the capture");
+  assert.equal((await f.read("/etc/motd", 100))?.toString(), "not kept\n");
+  assert.equal(mem.stats[0]?.opens, 2, "a file not kept is read again from its layer");
 });

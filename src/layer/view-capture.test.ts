@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { IMAGES, ociLayout } from "../../test/fixtures/images.ts";
 import { layoutLayerSources } from "../../test/fixtures/layout.ts";
+import type { TarWriteItem } from "../tar/index.ts";
 import { buildView } from "./view.ts";
+import { memLayers } from "./view-testkit.ts";
 
 test("capture keeps the leading bytes of chosen files during the single pass; the top layer's version wins", async () => {
   const layout = await ociLayout(IMAGES.twoLayers);
@@ -36,4 +38,72 @@ test("capture keeps the leading bytes of chosen files during the single pass; th
   });
   assert.equal(light.captured.size, 1);
   assert.equal(light.size, plain.size);
+});
+
+test("captured bytes follow the content: hard links share them, a symlinked parent moves them, later layers drop stale ones", async () => {
+  const T = 1_700_000_000;
+  const F = (path: string, data: string): TarWriteItem => ({
+    entry: { path, type: "file", mode: 0o755, mtime: T },
+    body: Buffer.from(data),
+  });
+  const D = (path: string): TarWriteItem => ({ entry: { path, type: "directory", mode: 0o755, mtime: T } });
+  const S = (path: string, linkpath: string): TarWriteItem => ({
+    entry: { path, type: "symlink", linkpath, mtime: T },
+  });
+  const H = (path: string, linkpath: string): TarWriteItem => ({
+    entry: { path, type: "hardlink", linkpath, mtime: T },
+  });
+  const mem = await memLayers([
+    [
+      D("usr"),
+      D("usr/bin"),
+      F("usr/bin/perl", "#!perl\n"),
+      H("usr/bin/perl5.36.0", "usr/bin/perl"),
+      S("bin", "usr/bin"),
+      D("etc"),
+      F("etc/gone", "whited out\n"),
+      F("etc/typed", "replaced by a symlink\n"),
+      F("etc/old", "replaced by a hard link\n"),
+      F("etc/same", "first version\n"),
+    ],
+    [
+      F("etc/.wh.gone", ""),
+      S("etc/typed", "../usr/bin/perl"),
+      H("etc/old", "usr/bin/perl"),
+      F("bin/tool", "through the symlinked parent\n"),
+      F("etc/same", "second version\n"),
+    ],
+  ]);
+  const seen: string[] = [];
+  const view = await buildView(mem.sources, {
+    capture: (path, _mode, size) => {
+      seen.push(path);
+      return size;
+    },
+  });
+  assert.ok(seen.includes("bin/tool"), "the callback sees the entry's own name");
+  const perl = view.captured.get("usr/bin/perl");
+  assert.equal(perl?.toString(), "#!perl\n");
+  assert.equal(view.captured.get("usr/bin/perl5.36.0"), perl, "a hard link shares the kept bytes");
+  assert.equal(
+    view.captured.get("etc/old"),
+    perl,
+    "a later hard link shows its target's bytes, not the old file's",
+  );
+  assert.equal(view.captured.has("etc/gone"), false, "whited out");
+  assert.equal(view.captured.has("etc/typed"), false, "now a symlink");
+  assert.equal(view.captured.has("bin/tool"), false, "no node has that path");
+  assert.equal(view.captured.get("usr/bin/tool")?.toString(), "through the symlinked parent\n");
+  assert.equal(view.captured.get("etc/same")?.toString(), "second version\n");
+  // Every kept buffer is the content of the node at its path, as reading the layer again gives it.
+  for (const [path, bytes] of view.captured) {
+    assert.deepEqual(bytes, await view.readFileBuffer(path, 1 << 20), path);
+  }
+  assert.deepEqual([...view.captured.keys()].sort(), [
+    "etc/old",
+    "etc/same",
+    "usr/bin/perl",
+    "usr/bin/perl5.36.0",
+    "usr/bin/tool",
+  ]);
 });

@@ -105,7 +105,8 @@ export interface ViewOptions {
   /**
    * Keep the first bytes of regular files during the pass, so that readers (analysis) need no second pass:
    * called for every regular-file entry with its normalised path, mode and size, it returns how many leading
-   * bytes to keep (0: none). A later layer's entry for the same path replaces (or drops) what was kept.
+   * bytes to keep (0: none). What was kept shows in `SquashedView.captured` under the path of every node whose
+   * content it is, hard links included; a later layer's entry for the same path replaces (or drops) it.
    */
   capture?: ((path: string, mode: number, size: number) => number) | undefined;
 }
@@ -138,7 +139,11 @@ function lexicalClean(path: string): string {
 
 export class SquashedView {
   readonly layers: ViewLayerInfo[];
-  /** With `capture`: the leading bytes kept, by normalised entry path (the top-most layer's version). */
+  /**
+   * With `capture`: the leading bytes kept, by node path (ViewNode.path): the bytes of the content each node
+   * shows now, so a hard link of a kept file has them too (the same Buffer) and a path whose entry was replaced,
+   * removed or whited out by a later layer has none.
+   */
   readonly captured: Map<string, Buffer> = new Map();
   readonly #tree: Tree;
   readonly #sources: LayerSource[];
@@ -314,7 +319,10 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
   const { limits, signal, events } = opts;
   const digests = opts.digests ?? false;
   const maxDepth = limits?.maxDepth;
-  const captured = new Map<string, Buffer>();
+  // Kept bytes by where they are (layer, data offset): nodes, hard links included, find them by their content.
+  const kept: Map<number, Buffer>[] = [];
+  // The location kept for an entry path, so that a later entry for the path frees the older bytes.
+  const keptAt = new Map<string, [number, number]>();
   let warnedXattr = false;
   for (const [i, source] of layers.entries()) {
     if (source.index !== i) {
@@ -328,6 +336,8 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
       events === undefined ? source : { ...source, open: () => reportProgress(source.open(), id, events) };
     events?.({ type: "start", id, label: `view ${layerLabel(source)}`, total: source.descriptor.size });
     tree.beginLayer(i);
+    const keptHere = new Map<number, Buffer>();
+    kept.push(keptHere);
     let entries = 0;
     let bytes = 0;
     const raw: RawEntry[] | undefined = opts.rawEntries ? [] : undefined;
@@ -342,26 +352,32 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
         const clean = normalizeEntryPath(h.path, maxDepth);
         const role = entryRole(clean);
         let digest: Digest | undefined;
-        const keep =
-          h.type === "file" && role.kind === "normal" && opts.capture
-            ? opts.capture(clean, h.mode, h.size)
-            : 0;
-        if (h.type === "file" && role.kind === "normal" && opts.capture) captured.delete(clean);
+        let keep = 0;
+        if (h.type === "file" && role.kind === "normal" && opts.capture) {
+          keep = Math.min(h.size, Math.max(0, Math.floor(opts.capture(clean, h.mode, h.size))));
+          const before = keptAt.get(clean);
+          if (before !== undefined) {
+            kept[before[0]]!.delete(before[1]);
+            keptAt.delete(clean);
+          }
+        }
         if ((digests || keep > 0) && h.type === "file" && role.kind === "normal") {
           const hash = digests ? createHash("sha256") : undefined;
-          const kept: Buffer[] = [];
+          // One copy into a buffer of the kept size: `c` may be a slice of a large decompressed chunk.
+          const out = keep > 0 ? Buffer.allocUnsafe(keep) : undefined;
           let keptBytes = 0;
           if (h.size > 0) {
             for await (const c of e.body()) {
               hash?.update(c);
-              if (keptBytes < keep) {
-                const part = c.subarray(0, keep - keptBytes);
-                kept.push(Buffer.from(part)); // a copy: `c` may be a slice of a large decompressed chunk
-                keptBytes += part.length;
-              } else if (hash === undefined) break;
+              if (out !== undefined && keptBytes < keep)
+                keptBytes += c.copy(out, keptBytes, 0, keep - keptBytes);
+              if (keptBytes >= keep && hash === undefined) break;
             }
           }
-          if (keep > 0) captured.set(clean, Buffer.concat(kept, keptBytes));
+          if (out !== undefined) {
+            keptHere.set(e.dataOffset, keptBytes === keep ? out : out.subarray(0, keptBytes));
+            keptAt.set(clean, [i, e.dataOffset]);
+          }
           if (digests)
             digest =
               h.size === 0 ? EMPTY_SHA256 : `sha256:${(hash as ReturnType<typeof createHash>).digest("hex")}`;
@@ -417,7 +433,13 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
   }
   tree.sortChildren();
   const view = new SquashedView(tree, infos, layers, limits);
-  for (const [k, v] of captured) view.captured.set(k, v);
+  if (keptAt.size > 0) {
+    for (const n of tree.nodes.values()) {
+      if (n.contentLayer < 0) continue;
+      const b = kept[n.contentLayer]!.get(n.contentOffset);
+      if (b !== undefined) view.captured.set(n.path, b);
+    }
+  }
   return view;
 }
 
