@@ -3,6 +3,7 @@
  * in the same run, on the same input, and prints the ratio.
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  analyze: () => import("./analyze.ts"),
   load: () => import("./load.ts"),
   pull: () => import("./pull.ts"),
   push: () => import("./push.ts"),
