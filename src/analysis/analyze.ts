@@ -217,7 +217,8 @@ async function reach(
   return { files: paths.size, bytes, totalFiles: inv.files, totalBytes: inv.bytes };
 }
 
-function human(bytes: number): string {
+/** Bytes as people read them: "3.61 MB" (decimal units, 3 significant digits). */
+export function human(bytes: number): string {
   const units = ["B", "kB", "MB", "GB"];
   let v = bytes;
   let i = 0;
@@ -229,7 +230,7 @@ function human(bytes: number): string {
 }
 
 /** 12,345: what toLocaleString("en-US") gives for integers, without loading ICU's locale data (~13 ms). */
-function thousands(n: number): string {
+export function thousands(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 

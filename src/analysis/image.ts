@@ -25,7 +25,7 @@ import { imageLayers } from "../store/layers.ts";
 import type { Store } from "../store/layout.ts";
 import { type Analysis, analyzeFiles } from "./analyze.ts";
 import { DirFiles } from "./dir-files.ts";
-import type { EntrypointConfig } from "./entrypoint.ts";
+import { type EntrypointConfig, imagePath } from "./entrypoint.ts";
 import { ViewFiles } from "./view-files.ts";
 
 export interface AnalyzedImage extends Analysis {
@@ -59,6 +59,26 @@ export function analysisCapture(
     // Executables: enough to tell an ELF program from a #! script.
     return (mode & 0o111) !== 0 ? Math.min(size, 256) : 0;
   };
+}
+
+/**
+ * Where the entrypoint's program may be, known before the pass: its path, or for a bare name every PATH
+ * directory (normalised like entry names, no leading "/"), so that its bytes are kept and not read again.
+ */
+export function entrypointCandidates(config: EntrypointConfig): string[] {
+  const argv0 = [...(config.entrypoint ?? []), ...(config.cmd ?? [])][0];
+  if (!argv0) return [];
+  const norm = (p: string) =>
+    p
+      .split("/")
+      .filter((c) => c !== "" && c !== ".")
+      .join("/");
+  if (argv0.includes("/"))
+    return [norm(argv0.startsWith("/") ? argv0 : `${config.workingDir || "/"}/${argv0}`)];
+  return imagePath(config.env)
+    .split(":")
+    .filter((d) => d.startsWith("/"))
+    .map((d) => norm(`${d}/${argv0}`));
 }
 
 export interface AnalyzeImageOptions {
@@ -152,11 +172,7 @@ async function analyzeLayers(
     env: c.config?.Env ?? null,
     workingDir: c.config?.WorkingDir,
   };
-  const argv0 = [...(config.entrypoint ?? []), ...(config.cmd ?? [])][0];
-  const view = await buildView(layers, {
-    capture: analysisCapture(argv0?.startsWith("/") ? [argv0] : []),
-    signal,
-  });
+  const view = await buildView(layers, { capture: analysisCapture(entrypointCandidates(config)), signal });
   return analyzeFiles(new ViewFiles(view, view.captured), config);
 }
 

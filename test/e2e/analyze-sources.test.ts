@@ -18,7 +18,13 @@ interface Analysis {
   summary: string;
   os: unknown;
   packages: unknown[];
-  entrypoint: { path: string | null; linkage: string; libraries: unknown[]; missing: unknown[] };
+  entrypoint: {
+    path: string | null;
+    linkage: string;
+    scriptInterpreters: string[];
+    libraries: unknown[];
+    missing: unknown[];
+  };
   inventory: { files: number; busybox: { applets: string[] } | null };
   reachable: unknown;
   findings: unknown[];
@@ -172,14 +178,19 @@ describe("docker://: streamed from the registry, nothing written", () => {
   }
 
   test("a file the pass did not keep is read again from the registry: the same analysis", async () => {
-    // The static hello found through PATH, not named by an absolute path: the single pass keeps only its first
-    // 256 bytes (executables), so the ELF reader's reads go back to the layer, streamed from the registry again.
-    const spec: ImageSpec = { layers: IMAGES.hello.layers, cmd: ["hello"], env: ["PATH=/"] };
+    // The entrypoint is a script whose interpreter is the static hello: the pass keeps the script (the command's
+    // path is known before it) but only the first 256 bytes of other executables, so the ELF reader's reads of
+    // /hello go back to its layer, streamed from the registry again.
+    const spec: ImageSpec = {
+      layers: [...IMAGES.hello.layers, { files: { run: { data: "#!/hello\n", mode: 0o755 } } }],
+      cmd: ["/run"],
+    };
     const layout = await ociLayout(spec);
     await skopeoPush(layout, `${reg.host}/hello-path:1`);
     const want = await fromStore(spec, "hello-path:1");
-    assert.equal(want.entrypoint.path, "/hello");
-    assert.equal(want.entrypoint.linkage, "static");
+    assert.equal(want.entrypoint.path, "/run");
+    assert.equal(want.entrypoint.linkage, "script");
+    assert.deepEqual(want.entrypoint.scriptInterpreters, ["/hello"]);
     proxy.reset();
     const { a, storeExists, tmpLeft } = await analyze([`docker://${proxy.host}/hello-path:1`]);
     assert.deepEqual(evidence(a), evidence(want));

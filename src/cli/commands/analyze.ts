@@ -105,7 +105,7 @@ Examples:
           const { toCycloneDx } = await import("../../analysis/sbom/index.ts");
           io.stdout.write(`${await toCycloneDx(result, { toolVersion: program.version() ?? "" })}\n`);
         } else if (format === "json") printJson(io, result);
-        else io.stdout.write(render(result));
+        else io.stdout.write(render(await import("../../analysis/analyze.ts"), result));
         return 0;
       }),
     );
@@ -162,17 +162,6 @@ async function analyzeArchive(
   }
 }
 
-function size(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : Number(v.toPrecision(3))} ${units[i]}`;
-}
-
 function list(items: string[], max = 8): string {
   if (items.length === 0) return "none";
   return items.length <= max
@@ -180,7 +169,7 @@ function list(items: string[], max = 8): string {
     : `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
 }
 
-function render(a: AnalyzedImage): string {
+function render(fmt: typeof import("../../analysis/analyze.ts"), a: AnalyzedImage): string {
   const inv = a.inventory;
   const ep = a.entrypoint;
   const lines: string[] = [a.summary, ""];
@@ -257,7 +246,7 @@ function render(a: AnalyzedImage): string {
   );
   row(
     "Files",
-    `${inv.files.toLocaleString("en-US")} files, ${size(inv.bytes)}; the entrypoint reaches ${a.reachable.files} (${size(a.reachable.bytes)})`,
+    `${fmt.thousands(inv.files)} files, ${fmt.human(inv.bytes)}; the entrypoint reaches ${a.reachable.files} (${fmt.human(a.reachable.bytes)})`,
   );
   if (a.findings.length > 0) {
     lines.push("", "Findings:");
