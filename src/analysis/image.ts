@@ -47,15 +47,23 @@ const METADATA =
 const LIBRARY = /(^|\/)(ld-[^/]*\.so[^/]*|lib[^/]*\.so(\.[0-9]+)*|busybox)$/;
 const LIBRARY_MAX = 8 << 20;
 const METADATA_MAX = 64 << 20;
+const LIBRARY_BUDGET = 64 << 20;
 
 /** What to keep of each regular file during the pass (see ViewOptions.capture). */
 export function analysisCapture(
   entrypointHints: string[] = [],
 ): (path: string, mode: number, size: number) => number {
   const hints = new Set(entrypointHints.map((p) => p.replace(/^\/+/, "")));
+  // Libraries are kept whole until this budget is spent (an image with hundreds of them would otherwise be held
+  // in memory); past it they are read again from their layer when the closure needs them.
+  let libraryBudget = LIBRARY_BUDGET;
   return (path, mode, size) => {
     if (METADATA.test(path)) return Math.min(size, METADATA_MAX);
-    if (hints.has(path) || (LIBRARY.test(path) && size <= LIBRARY_MAX)) return size <= LIBRARY_MAX ? size : 0;
+    if (hints.has(path)) return size <= LIBRARY_MAX ? size : 256;
+    if (LIBRARY.test(path) && size <= LIBRARY_MAX && size <= libraryBudget) {
+      libraryBudget -= size;
+      return size;
+    }
     // Executables: enough to tell an ELF program from a #! script.
     return (mode & 0o111) !== 0 ? Math.min(size, 256) : 0;
   };

@@ -62,3 +62,18 @@ test("ViewFiles serves a hard link from the bytes captured for its target: no se
   assert.equal((await f.read("/etc/motd", 100))?.toString(), "not kept\n");
   assert.equal(mem.stats[0]?.opens, 2, "a file not kept is read again from its layer");
 });
+
+test("analysisCapture: metadata whole, the entrypoint whole, libraries whole within a budget, executables' first bytes", async () => {
+  const { analysisCapture, entrypointCandidates } = await import("./image.ts");
+  const keep = analysisCapture(entrypointCandidates({ cmd: ["server"], env: ["PATH=/usr/local/bin:/app"] }));
+  assert.equal(keep("etc/os-release", 0o644, 300), 300);
+  assert.equal(keep("var/lib/dpkg/status", 0o644, 5_000_000), 5_000_000);
+  assert.equal(keep("app/server", 0o755, 3_000_000), 3_000_000, "found through PATH");
+  assert.equal(keep("usr/bin/other", 0o755, 3_000_000), 256);
+  assert.equal(keep("usr/share/doc/x/README", 0o644, 1000), 0);
+  let kept = 0;
+  for (let i = 0; i < 20; i++) kept += keep(`usr/lib/libx${i}.so.1`, 0o644, 7_000_000);
+  assert.ok(kept <= 64 * 1024 * 1024 && kept >= 56_000_000, `libraries kept: ${kept}`);
+  assert.deepEqual(entrypointCandidates({ entrypoint: ["./run"], workingDir: "/app/" }), ["app/run"]);
+  assert.deepEqual(entrypointCandidates({}), []);
+});
