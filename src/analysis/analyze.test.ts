@@ -2,7 +2,7 @@
 // busybox, a distroless-like root of real Debian packages, and a debootstrap Debian.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { debFixture } from "../../test/fixtures/debs.ts";
@@ -132,4 +132,49 @@ test("Debian minbase: full, Debian 12 with its dpkg packages, bash's closure res
     /^An operating system is inside \(Debian GNU\/Linux 12 \(bookworm\)\): a shell and a package manager\./,
   );
   assert.ok(a.reachable.bytes < a.reachable.totalBytes / 10);
+});
+
+test("an Alpine-like root (musl loader, busybox, apk database): a musl program's closure, Alpine, apk packages; apk makes it full", async () => {
+  const root = await tmpdir("analyze-alpine-");
+  for (const d of ["bin", "sbin", "lib/apk/db", "etc", "usr/bin", "usr/lib"])
+    mkdirSync(join(root, d), { recursive: true });
+  cpSync(needTool("/bin/busybox", "busybox-static"), join(root, "bin/busybox"));
+  chmodSync(join(root, "bin/busybox"), 0o755);
+  symlinkSync("/bin/busybox", join(root, "bin/sh"));
+  cpSync(realpathSync(needTool("/lib/ld-musl-x86_64.so.1", "musl")), join(root, "lib/ld-musl-x86_64.so.1"));
+  writeFileSync(join(root, "etc/alpine-release"), "3.20.3\n");
+  writeFileSync(
+    join(root, "etc/os-release"),
+    'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME="Alpine Linux v3.20"\n',
+  );
+  writeFileSync(
+    join(root, "lib/apk/db/installed"),
+    "C:Q1abc=\nP:musl\nV:1.2.5-r0\nA:x86_64\nL:MIT\no:musl\nF:lib\nR:ld-musl-x86_64.so.1\n\nC:Q1def=\nP:busybox\nV:1.36.1-r29\nA:x86_64\nL:GPL-2.0-only\no:busybox\nF:bin\nR:busybox\n\n",
+  );
+  const dir = await tmpdir("analyze-alpine-src-");
+  writeFileSync(join(dir, "hello.c"), HELLO);
+  execFileSync(needTool("musl-gcc", "musl-tools"), ["-o", join(root, "usr/bin/hello"), join(dir, "hello.c")]);
+  const files = new DirFiles(root);
+  const a = await analyzeFiles(files, { cmd: ["hello"], env: ["PATH=/usr/bin:/bin"] });
+  assert.equal(a.verdict, "busybox", "busybox user-land, no apk program yet");
+  assert.equal(a.os?.id, "alpine");
+  assert.equal(a.os?.versionId, "3.20.3");
+  assert.deepEqual(
+    a.packages.map((p) => [p.type, p.name, p.version, p.license]),
+    [
+      ["apk", "musl", "1.2.5-r0", "MIT"],
+      ["apk", "busybox", "1.36.1-r29", "GPL-2.0-only"],
+    ],
+  );
+  assert.equal(a.entrypoint.path, "/usr/bin/hello");
+  assert.equal(a.entrypoint.interpreter, "/lib/ld-musl-x86_64.so.1");
+  assert.deepEqual(a.entrypoint.missing, [], "libc.so is the musl loader itself");
+  assert.equal(a.inventory.libc.flavour, "musl");
+  // An apk program makes it a distribution with a package manager.
+  cpSync(join(root, "bin/busybox"), join(root, "sbin/apk-real"));
+  writeFileSync(join(root, "sbin/apk"), '#!/bin/sh\nexec /sbin/apk-real "$@"\n');
+  chmodSync(join(root, "sbin/apk"), 0o755);
+  const full = await analyzeFiles(files, { cmd: ["hello"], env: ["PATH=/usr/bin:/bin"] });
+  assert.equal(full.verdict, "full");
+  assert.match(full.summary, /^An operating system is inside \(Alpine Linux v3\.20\): a package manager\./);
 });
