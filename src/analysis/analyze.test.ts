@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, cpSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { cached } from "../../test/fixtures/cache.ts";
 import { debFixture } from "../../test/fixtures/debs.ts";
 import { busyboxRootfs, debianMinbaseTar } from "../../test/fixtures/rootfs.ts";
 import { needTool, tmpdir } from "../../test/fixtures/tools.ts";
@@ -177,4 +178,32 @@ test("an Alpine-like root (musl loader, busybox, apk database): a musl program's
   const full = await analyzeFiles(files, { cmd: ["hello"], env: ["PATH=/usr/bin:/bin"] });
   assert.equal(full.verdict, "full");
   assert.match(full.summary, /^An operating system is inside \(Alpine Linux v3\.20\): a package manager\./);
+});
+
+test("FROM scratch + a static Go program: none, with its Go version and module", async () => {
+  const go = needTool("go", "golang-go");
+  const version = execFileSync(go, ["version"], { encoding: "utf8" }).trim();
+  const main = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello from Go") }\n';
+  const built = await cached("analyze-go-static", { main, version }, async (dir) => {
+    const work = await tmpdir("analyze-go-");
+    writeFileSync(join(work, "go.mod"), "module example.com/hello\n\ngo 1.19\n");
+    writeFileSync(join(work, "main.go"), main);
+    execFileSync(go, ["build", "-o", join(dir, "hello"), "."], {
+      cwd: work,
+      env: {
+        ...process.env,
+        CGO_ENABLED: "0",
+        GOCACHE: join(work, ".cache"),
+        GOPATH: join(work, ".gopath"),
+        GOPROXY: "off",
+        GOTOOLCHAIN: "local",
+      },
+    });
+  });
+  const a = await analyzeFiles(new DirFiles(await scratch(join(built, "hello"))), { entrypoint: ["/hello"] });
+  assert.equal(a.verdict, "none");
+  assert.equal(a.entrypoint.linkage, "static");
+  assert.equal(a.entrypoint.go?.version, /go version (go\S+)/.exec(version)?.[1]);
+  assert.equal(a.entrypoint.go?.path, "example.com/hello");
+  assert.equal(a.entrypoint.go?.cgo, false);
 });
