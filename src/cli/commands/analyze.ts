@@ -86,6 +86,7 @@ Examples:
           }
           const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
           const { parseImageLocation } = await import("../../transfer/copy.ts");
+          const { analyzeRemote, analyzeArchive } = await import("../../analysis/sources.ts");
           const where = parseImageLocation(image);
           if (where.kind === "registry") {
             const remote = await remoteOptions(opts);
@@ -112,55 +113,6 @@ Examples:
 }
 
 type AnalyzedImage = import("../../analysis/image.ts").AnalyzedImage;
-type Platform = import("../../spec/schemas.ts").Platform;
-
-/** docker://REF: streamed from the registry into the view; nothing is written (the store is not opened). */
-async function analyzeRemote(
-  reference: string,
-  source: string,
-  opts: import("../../transfer/remote.ts").RemoteOptions & { platform: Platform | undefined },
-): Promise<AnalyzedImage> {
-  const { parseReference } = await import("../../reference/index.ts");
-  const { registryClient } = await import("../../transfer/remote.ts");
-  const { analyzeRegistryImage } = await import("../../analysis/image.ts");
-  const ref = parseReference(reference);
-  const client = registryClient(ref.domain, opts);
-  try {
-    return await analyzeRegistryImage(client.repository(ref.path), ref, {
-      platform: opts.platform,
-      signal: opts.signal,
-      source,
-    });
-  } finally {
-    await client.close();
-  }
-}
-
-/**
- * oci:, oci-archive:, docker-archive:: loaded (every blob, DiffID and the manifest/config consistency verified)
- * into a temporary store that is removed afterwards, then analysed from there. The user's store is not touched.
- */
-async function analyzeArchive(
-  where: Extract<import("../../transfer/copy.ts").ImageLocation, { kind: "layout" }>,
-  source: string,
-  opts: { platform: Platform | undefined; signal: AbortSignal },
-): Promise<AnalyzedImage> {
-  const { mkdtemp, rm } = await import("node:fs/promises");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
-  const { Store } = await import("../../store/layout.ts");
-  const { loadOne } = await import("../../transfer/copy.ts");
-  const { analyzeStoreImage } = await import("../../analysis/image.ts");
-  const dir = await mkdtemp(join(tmpdir(), "osless-analyze-"));
-  try {
-    const tmp = await Store.open(join(dir, "store"));
-    const digest = await loadOne(tmp, where, { signal: opts.signal }, "analyze");
-    const r = await analyzeStoreImage(tmp, digest, { platform: opts.platform, signal: opts.signal });
-    return { ...r, image: { ...r.image, source } };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 function list(items: string[], max = 8): string {
   if (items.length === 0) return "none";
