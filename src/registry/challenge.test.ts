@@ -1,20 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { prng } from "../tar/testkit.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-
-/** A small deterministic PRNG (mulberry32), so a failing fuzz case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every challenge is a lowercase token scheme with lowercase token parameter names and string values. */
 function assertWellFormed(cs: unknown, input: unknown): void {
@@ -281,7 +270,7 @@ describe("parseChallenges: fuzz", () => {
   ];
 
   test("20,000 random headers: never throws, always well-formed", () => {
-    const rand = rng(0x05e55);
+    const rand = prng(0x05e55);
     for (let n = 0; n < 20_000; n++) {
       const len = Math.floor(rand() * 40);
       let s = "";
@@ -298,7 +287,7 @@ describe("parseChallenges: fuzz", () => {
   });
 
   test("5,000 mutated real challenges: never throws, always well-formed", () => {
-    const rand = rng(42);
+    const rand = prng(42);
     const base =
       'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push", Basic realm="x\\"y"';
     for (let n = 0; n < 5_000; n++) {
@@ -317,7 +306,7 @@ describe("parseChallenges: fuzz", () => {
   });
 
   test("2,000 random well-formed headers round-trip exactly", () => {
-    const rand = rng(7);
+    const rand = prng(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
     const tokenChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+!#$%&'*^`|";
     const valueChars = 'abcXYZ019 ,=";:/\\-_.?&@\t';

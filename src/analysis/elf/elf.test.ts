@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { cached } from "../../../test/fixtures/cache.ts";
 import { needTool, run, tmpdir } from "../../../test/fixtures/tools.ts";
+import { prng } from "../../tar/testkit.ts";
 import type { LinkObject } from "../ldso/resolve.ts";
 import { type ElfInfo, elfBytesNeeded, parseElf } from "./index.ts";
 import { buildElf, type ElfSpec } from "./testkit.ts";
@@ -674,18 +675,6 @@ test("corrupted offsets and counts become findings, and what is still sound is s
     assert.ok(elfBytesNeeded(b) !== undefined, c.name);
   }
 });
-
-/** mulberry32: a small seeded PRNG, so a failing mutation can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("fuzz: thousands of mutations of real programs never throw and stay fast", async () => {
   const dir = await programs();

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { needTool, run, tmpdir } from "../../../test/fixtures/tools.ts";
 import { OslessError } from "../../errors.ts";
+import { prng } from "../../tar/testkit.ts";
 import { DirFiles } from "../dir-files.ts";
 import type { ImageFiles } from "../files.ts";
 import {
@@ -1240,20 +1241,9 @@ test("parseBusyBox: the version string anywhere in the bytes", () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Fuzz.
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test("parseOsRelease fuzz: random text never throws; results are well-formed", () => {
   const seed = Number(process.env.OSLESS_FUZZ_SEED ?? Date.now() % 1e9);
-  const rnd = mulberry32(seed);
+  const rnd = prng(seed);
   const alphabet = [
     '"',
     "'",
@@ -1323,7 +1313,7 @@ test("parseOsRelease fuzz: random text never throws; results are well-formed", (
 
 test("parseOsRelease fuzz: double-quoted, escaped values of any text round-trip exactly", () => {
   const seed = Number(process.env.OSLESS_FUZZ_SEED ?? Date.now() % 1e9);
-  const rnd = mulberry32(seed);
+  const rnd = prng(seed);
   const chars = ['"', "'", "\\", "$", "`", " ", "\t", "=", "#", "a", "Z", "0", "é", "\u0000", "\r"];
   for (let i = 0; i < 1000; i++) {
     const want: Record<string, string> = { ID: "x" };

@@ -3,23 +3,13 @@ import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { tmpdir } from "../../../test/fixtures/tools.ts";
+import { prng } from "../../tar/testkit.ts";
 import { DirFiles } from "../dir-files.ts";
+import { mutateText } from "../testkit.ts";
 import { APK_DB_CAP, catalogApk, parseApkInstalled } from "./apk.ts";
 import { FINDINGS_PER_KIND } from "./common.ts";
 import { catalogPackages } from "./index.ts";
 import type { CatalogResult, Package } from "./types.ts";
-
-/** A small deterministic PRNG (mulberry32), so a failing fuzz case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Written by hand from apk-tools' writer (apk_pkg_write_index_header, then apk_db_fdb_write): index fields, the
 // installed-only r/q/s/f, then per directory F (+M when not the default 0:0:755) and per file R (+a, Z).
@@ -246,18 +236,7 @@ describe("parseApkInstalled", () => {
       "P:dup\nV:1\n",
     ];
     for (let seed = 1; seed <= 2000; seed++) {
-      const rand = rng(seed);
-      let s = bases[seed % bases.length]!;
-      const ops = 1 + Math.floor(rand() * 8);
-      for (let k = 0; k < ops; k++) {
-        const at = Math.floor(rand() * (s.length + 1));
-        const op = rand();
-        if (op < 0.4) s = s.slice(0, at) + pieces[Math.floor(rand() * pieces.length)]! + s.slice(at);
-        else if (op < 0.6) s = s.slice(0, at) + s.slice(at + Math.floor(rand() * 30));
-        else if (op < 0.75) s = s.slice(0, at);
-        else if (op < 0.9) s = s.slice(0, at) + s.slice(at, at + 150) + s.slice(at);
-        else s = s.slice(0, at) + String.fromCharCode(Math.floor(rand() * 0x3000)) + s.slice(at + 1);
-      }
+      const s = mutateText(bases[seed % bases.length]!, prng(seed), pieces, { cut: 30, dup: 150 });
       assertWellFormed(parseApkInstalled(s, "fuzz"), "fuzz", `seed ${seed}`);
     }
   });
@@ -315,7 +294,7 @@ describe("catalogApk", () => {
   });
 
   test("binary junk: a finding, the real records between the junk still read", async () => {
-    const rand = rng(11);
+    const rand = prng(11);
     const junk = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256)));
     const root = await rootWith({
       "lib/apk/db/installed": Buffer.concat([junk(200_000), Buffer.from(`\n\n${MUSL}\n`), junk(200_000)]),

@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DEBS, debFixture } from "../../../test/fixtures/debs.ts";
 import { needTool, run, tmpdir } from "../../../test/fixtures/tools.ts";
+import { prng } from "../../tar/testkit.ts";
 import { DirFiles } from "../dir-files.ts";
+import { mutateText } from "../testkit.ts";
 import { FINDINGS_PER_KIND } from "./common.ts";
 import {
   catalogDpkg,
@@ -15,18 +17,6 @@ import {
   parseDpkgStatus,
 } from "./dpkg.ts";
 import type { CatalogResult, Package } from "./types.ts";
-
-/** A small deterministic PRNG (mulberry32), so a failing fuzz case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const codes = (r: CatalogResult) => r.findings.map((f) => f.code);
 const line = (p: Package) =>
@@ -324,18 +314,7 @@ describe("parseDpkgStatus", () => {
       "\n ",
     ];
     for (let seed = 1; seed <= 1500; seed++) {
-      const rand = rng(seed);
-      let s = bases[seed % bases.length]!;
-      const ops = 1 + Math.floor(rand() * 8);
-      for (let k = 0; k < ops; k++) {
-        const at = Math.floor(rand() * (s.length + 1));
-        const op = rand();
-        if (op < 0.4) s = s.slice(0, at) + pieces[Math.floor(rand() * pieces.length)]! + s.slice(at);
-        else if (op < 0.6) s = s.slice(0, at) + s.slice(at + Math.floor(rand() * 40));
-        else if (op < 0.75) s = s.slice(0, at);
-        else if (op < 0.9) s = s.slice(0, at) + s.slice(at, at + 200) + s.slice(at);
-        else s = s.slice(0, at) + String.fromCharCode(Math.floor(rand() * 0x3000)) + s.slice(at + 1);
-      }
+      const s = mutateText(bases[seed % bases.length]!, prng(seed), pieces, { cut: 40, dup: 200 });
       assertWellFormed(parseDpkgStatus(s, "fuzz"), "fuzz", `seed ${seed}`);
     }
   });
@@ -471,7 +450,7 @@ describe("catalogDpkg on broken databases", () => {
   }
 
   test("binary junk around a real stanza: a finding, the stanza still read", async () => {
-    const rand = rng(7);
+    const rand = prng(7);
     const junk = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256)));
     const body = Buffer.concat([
       junk(300_000),

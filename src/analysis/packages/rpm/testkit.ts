@@ -419,17 +419,8 @@ export function asOracleRow(p: {
   };
 }
 
-/** A deterministic pseudo-random generator (mulberry32) for the fuzz tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic pseudo-random generator (mulberry32) for the fuzz tests: the one the tar tests use. */
+export { prng } from "../../../tar/testkit.ts";
 
 /** Packages as oracle rows, sorted by name (rpm -qa's order is not ours). */
 export function rowsOf(packages: Parameters<typeof asOracleRow>[0][]): OracleRow[] {
