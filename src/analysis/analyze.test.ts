@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { cached } from "../../test/fixtures/cache.ts";
 import { debFixture } from "../../test/fixtures/debs.ts";
-import { busyboxRootfs, debianMinbaseTar } from "../../test/fixtures/rootfs.ts";
+import { busyboxRootfs, debianMinbaseRoot } from "../../test/fixtures/rootfs.ts";
 import { needTool, tmpdir } from "../../test/fixtures/tools.ts";
 import { analyzeFiles } from "./analyze.ts";
 import { DirFiles } from "./dir-files.ts";
@@ -102,15 +102,7 @@ test("distroless-like (libc6, base-files, tzdata, ca-certificates via dpkg -x, s
 });
 
 test("Debian minbase: full, Debian 12 with its dpkg packages, bash's closure resolved", async () => {
-  const root = await tmpdir("analyze-debian-");
-  execFileSync(needTool("tar", "tar"), [
-    "-xf",
-    await debianMinbaseTar(),
-    "-C",
-    root,
-    "--numeric-owner",
-    "-p",
-  ]);
+  const root = await debianMinbaseRoot();
   const a = await analyzeFiles(new DirFiles(root), {
     cmd: ["bash"],
     env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],

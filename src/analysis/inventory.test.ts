@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { busyboxRootfs, debianMinbaseTar } from "../../test/fixtures/rootfs.ts";
-import { needTool, tmpdir } from "../../test/fixtures/tools.ts";
+import { busyboxRootfs, debianMinbaseRoot } from "../../test/fixtures/rootfs.ts";
+import { needTool } from "../../test/fixtures/tools.ts";
 import { DirFiles } from "./dir-files.ts";
 import { takeInventory } from "./inventory.ts";
 
@@ -39,16 +38,7 @@ test("busybox: the multi-call binary, its applets (dpkg and rpm among them, mark
 });
 
 test("Debian minbase: dpkg and apt, dash and bash, glibc and its version, setuid files and world-writable dirs as find sees them", async () => {
-  const root = await tmpdir("inventory-debian-");
-  mkdirSync(root, { recursive: true });
-  execFileSync(needTool("tar", "tar"), [
-    "-xf",
-    await debianMinbaseTar(),
-    "-C",
-    root,
-    "--numeric-owner",
-    "-p",
-  ]);
+  const root = await debianMinbaseRoot();
   const inv = await takeInventory(new DirFiles(root));
   assert.deepEqual(
     inv.setuid.map((s) => s.path),

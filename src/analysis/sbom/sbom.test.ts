@@ -10,7 +10,7 @@ import { fixupSpdxId } from "@cyclonedx/cyclonedx-library/SPDX";
 import { Version } from "@cyclonedx/cyclonedx-library/Spec";
 import { JsonStrictValidator } from "@cyclonedx/cyclonedx-library/Validation";
 import { PackageURL } from "packageurl-js";
-import { debianMinbaseTar } from "../../../test/fixtures/rootfs.ts";
+import { debianMinbaseRoot } from "../../../test/fixtures/rootfs.ts";
 import { needTool, tmpdir } from "../../../test/fixtures/tools.ts";
 import { type Analysis, analyzeFiles } from "../analyze.ts";
 import { DirFiles } from "../dir-files.ts";
@@ -277,15 +277,7 @@ test("the validator is a real oracle: a licence id outside SPDX's list and a bad
 });
 
 test("Debian minbase: a valid CycloneDX 1.6 document, the image, one OS component, every package with its purl", async () => {
-  const root = await tmpdir("sbom-debian-");
-  execFileSync(needTool("tar", "tar"), [
-    "-xf",
-    await debianMinbaseTar(),
-    "-C",
-    root,
-    "--numeric-owner",
-    "-p",
-  ]);
+  const root = await debianMinbaseRoot();
   const a = await analyzeFiles(new DirFiles(root), {
     cmd: ["bash"],
     env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
