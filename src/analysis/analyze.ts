@@ -73,8 +73,11 @@ export async function analyzeFiles(files: ImageFiles, config: EntrypointConfig):
   const findings: Analysis["findings"] = [];
   const elfCache = new Map<string, Parsed>();
   const loadElf = async (path: string): Promise<ElfInfo | undefined> => {
-    const cached = elfCache.get(path);
-    if (cached) return cached.elf;
+    const cached = elfCache.get(path) ?? files.knownElf?.(path);
+    if (cached) {
+      elfCache.set(path, cached);
+      return cached.elf;
+    }
     const st = await files.stat(path);
     const bytes = st?.type === "file" ? await files.read(path, ELF_READ) : undefined;
     const elf = bytes && st ? parseElf(bytes, { fileSize: st.size }) : undefined;

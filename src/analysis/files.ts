@@ -4,6 +4,7 @@
  * inside the image root with chroot semantics (absolute targets start at the image root, ".." stops there,
  * loops end the lookup). Nothing from the image is ever executed.
  */
+import type { ElfInfo } from "./elf/index.ts";
 
 export interface ImageFileInfo {
   /** The path the lookup ended at, in-root, symlinks resolved, without a leading "/" ("." is the root). */
@@ -40,4 +41,9 @@ export interface ImageFiles {
   list(path: string): Promise<string[]>;
   /** Every path of the image except the root, each directory before what it holds; symlinks not followed. */
   walk(): AsyncIterable<ImageWalkEntry>;
+  /**
+   * The ELF reading of the regular file `path` leads to, when one was made without reading the file here (in a
+   * single pass over an image's layers); undefined when none was: read and parse the file then.
+   */
+  knownElf?(path: string): { elf: ElfInfo } | undefined;
 }

@@ -25,8 +25,9 @@ import { imageLayers } from "../store/layers.ts";
 import type { Store } from "../store/layout.ts";
 import { type Analysis, analyzeFiles } from "./analyze.ts";
 import { DirFiles } from "./dir-files.ts";
+import { parseElf } from "./elf/index.ts";
 import { type EntrypointConfig, imagePath } from "./entrypoint.ts";
-import { ViewFiles } from "./view-files.ts";
+import { type KeptFile, ViewFiles } from "./view-files.ts";
 
 export interface AnalyzedImage extends Analysis {
   image: {
@@ -43,29 +44,43 @@ export interface AnalyzedImage extends Analysis {
 /** Files whose whole content analysis reads (paths normalised, no leading "/"). */
 const METADATA =
   /^(etc\/(os-release|[a-z]+-release|system-release(-cpe)?|debian_version|alpine-release|lsb-release|passwd|group|shells|ld\.so\.cache|ld\.so\.conf(\.d\/.*)?|ld-musl-[^/]+\.path|apk\/repositories|ssl\/certs\/ca-certificates\.crt|pki\/tls\/certs\/ca-bundle\.crt|ssl\/cert\.pem)|usr\/lib\/os-release|var\/lib\/dpkg\/(status|status\.d\/.*|info\/[^/]+\.list)|(usr\/)?lib\/apk\/db\/installed|(var\/lib|usr\/lib\/sysimage|usr\/share)\/rpm\/(Packages|Packages\.db|rpmdb\.sqlite(-wal)?)|usr\/share\/doc\/[^/]+\/copyright|var\/lib\/chisel\/manifest\.wall)$/;
-/** Shared libraries and loaders: kept whole when small enough, so the closure needs no second pass. */
+/** Shared libraries and loaders: read whole during the pass and kept as their ELF reading (KeptElf). */
 const LIBRARY = /(^|\/)(ld-[^/]*\.so[^/]*|lib[^/]*\.so(\.[0-9]+)*|busybox)$/;
-const LIBRARY_MAX = 8 << 20;
+/** ...but these are kept as bytes: the inventory reads glibc's and busybox's version strings from them. */
+const KEEP_BYTES = /(^|\/)(libc\.so\.6|libc-2\.\d+\.so|busybox)$/;
+/** ELF files are read whole up to this size (their dynamic section often sits after the code). */
+const ELF_MAX = 256 << 20;
 const METADATA_MAX = 64 << 20;
-const LIBRARY_BUDGET = 64 << 20;
+/** What is kept of an executable that is not summarised: enough to tell an ELF program from a #! script. */
+const HEAD = 256;
 
-/** What to keep of each regular file during the pass (see ViewOptions.capture). */
-export function analysisCapture(
-  entrypointHints: string[] = [],
-): (path: string, mode: number, size: number) => number {
+/**
+ * What the single pass keeps of each file (ViewOptions.capture and .keep): package databases, release files and
+ * the other metadata whole; shared libraries and the entrypoint's candidates read whole but kept as their ELF
+ * reading and first bytes (KeptElf), so that memory holds kilobytes per library, not megabytes, and the closure
+ * needs no second pass; glibc and busybox whole; the first bytes of every other executable.
+ */
+export function analysisPass(entrypointHints: string[] = []): {
+  capture: (path: string, mode: number, size: number) => number;
+  keep: (path: string, bytes: Buffer, size: number, shared: boolean) => KeptFile;
+} {
   const hints = new Set(entrypointHints.map((p) => p.replace(/^\/+/, "")));
-  // Libraries are kept whole until this budget is spent (an image with hundreds of them would otherwise be held
-  // in memory); past it they are read again from their layer when the closure needs them.
-  let libraryBudget = LIBRARY_BUDGET;
-  return (path, mode, size) => {
-    if (METADATA.test(path)) return Math.min(size, METADATA_MAX);
-    if (hints.has(path)) return size <= LIBRARY_MAX ? size : 256;
-    if (LIBRARY.test(path) && size <= LIBRARY_MAX && size <= libraryBudget) {
-      libraryBudget -= size;
-      return size;
-    }
-    // Executables: enough to tell an ELF program from a #! script.
-    return (mode & 0o111) !== 0 ? Math.min(size, 256) : 0;
+  const summarised = (path: string) => hints.has(path) || (LIBRARY.test(path) && !KEEP_BYTES.test(path));
+  return {
+    capture: (path, mode, size) => {
+      if (METADATA.test(path)) return Math.min(size, METADATA_MAX);
+      if (hints.has(path) || LIBRARY.test(path)) return size <= ELF_MAX ? size : HEAD;
+      return (mode & 0o111) !== 0 ? Math.min(size, HEAD) : 0;
+    },
+    keep: (path, bytes, size, shared) => {
+      if (bytes.length === size && size > HEAD && summarised(path)) {
+        const head = Buffer.from(bytes.subarray(0, HEAD));
+        const elf = parseElf(bytes, { fileSize: size });
+        // Not ELF (a linker script, a shell script): its first bytes, like any executable's.
+        return elf === undefined ? head : { elf, head };
+      }
+      return shared ? Buffer.from(bytes) : bytes;
+    },
   };
 }
 
@@ -180,7 +195,7 @@ async function analyzeLayers(
     env: c.config?.Env ?? null,
     workingDir: c.config?.WorkingDir,
   };
-  const view = await buildView(layers, { capture: analysisCapture(entrypointCandidates(config)), signal });
+  const view = await buildView(layers, { ...analysisPass(entrypointCandidates(config)), signal });
   return analyzeFiles(new ViewFiles(view, view.captured), config);
 }
 

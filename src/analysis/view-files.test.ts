@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { test } from "node:test";
 import { IMAGES, ociLayout } from "../../test/fixtures/images.ts";
 import { layoutLayerSources } from "../../test/fixtures/layout.ts";
-import { needTool } from "../../test/fixtures/tools.ts";
+import { needFile, needTool } from "../../test/fixtures/tools.ts";
 import { buildView } from "../layer/view.ts";
 import { memLayers } from "../layer/view-testkit.ts";
 import { ViewFiles } from "./view-files.ts";
@@ -63,17 +63,57 @@ test("ViewFiles serves a hard link from the bytes captured for its target: no se
   assert.equal(mem.stats[0]?.opens, 2, "a file not kept is read again from its layer");
 });
 
-test("analysisCapture: metadata whole, the entrypoint whole, libraries whole within a budget, executables' first bytes", async () => {
-  const { analysisCapture, entrypointCandidates } = await import("./image.ts");
-  const keep = analysisCapture(entrypointCandidates({ cmd: ["server"], env: ["PATH=/usr/local/bin:/app"] }));
-  assert.equal(keep("etc/os-release", 0o644, 300), 300);
-  assert.equal(keep("var/lib/dpkg/status", 0o644, 5_000_000), 5_000_000);
-  assert.equal(keep("app/server", 0o755, 3_000_000), 3_000_000, "found through PATH");
-  assert.equal(keep("usr/bin/other", 0o755, 3_000_000), 256);
-  assert.equal(keep("usr/share/doc/x/README", 0o644, 1000), 0);
-  let kept = 0;
-  for (let i = 0; i < 20; i++) kept += keep(`usr/lib/libx${i}.so.1`, 0o644, 7_000_000);
-  assert.ok(kept <= 64 * 1024 * 1024 && kept >= 56_000_000, `libraries kept: ${kept}`);
+test("analysisPass: metadata whole, libraries and the entrypoint read whole and kept as their ELF reading, executables' first bytes", async () => {
+  const { analysisPass, entrypointCandidates } = await import("./image.ts");
+  const { capture, keep } = analysisPass(
+    entrypointCandidates({ cmd: ["server"], env: ["PATH=/usr/local/bin:/app"] }),
+  );
+  assert.equal(capture("etc/os-release", 0o644, 300), 300);
+  assert.equal(capture("var/lib/dpkg/status", 0o644, 5_000_000), 5_000_000);
+  assert.equal(capture("app/server", 0o755, 3_000_000), 3_000_000, "found through PATH");
+  assert.equal(capture("app/server", 0o755, 300 << 20), 256, "past 256 MiB: read again when needed");
+  assert.equal(capture("usr/bin/other", 0o755, 3_000_000), 256);
+  assert.equal(capture("usr/share/doc/x/README", 0o644, 1000), 0);
+  assert.equal(capture("usr/lib/libx.so.1", 0o644, 7_000_000), 7_000_000);
   assert.deepEqual(entrypointCandidates({ entrypoint: ["./run"], workingDir: "/app/" }), ["app/run"]);
   assert.deepEqual(entrypointCandidates({}), []);
+
+  // A real shared library: kept as its ELF reading (what the closure needs) and 256 bytes.
+  const lib = readFileSync(realpathSync(needFile("/usr/lib/x86_64-linux-gnu/libz.so.1", "zlib1g")));
+  const kept = keep("usr/lib/x86_64-linux-gnu/libz.so.1", lib, lib.length, true);
+  assert.ok(!Buffer.isBuffer(kept), "a summary, not the bytes");
+  assert.equal(kept.elf.soname, "libz.so.1");
+  assert.deepEqual(kept.elf.needed, ["libc.so.6"]);
+  assert.deepEqual(kept.head, lib.subarray(0, 256));
+  // glibc and busybox keep their bytes (their version strings are read); a shared window is copied.
+  const libc = keep("usr/lib/x86_64-linux-gnu/libc.so.6", lib, lib.length, true);
+  assert.ok(Buffer.isBuffer(libc) && libc.equals(lib) && libc.buffer !== lib.buffer);
+  // The entrypoint is summarised too; a script is kept as its first bytes.
+  assert.ok(!Buffer.isBuffer(keep("app/server", lib, lib.length, false)));
+  const script = Buffer.from(`#!/bin/sh\n${"echo hi\n".repeat(100)}`);
+  assert.deepEqual(keep("app/server", script, script.length, false), script.subarray(0, 256));
+  // A prefix (a large file) is not summarised: it stays bytes.
+  const head = lib.subarray(0, 256);
+  assert.equal(keep("usr/lib/libx.so.1", head, lib.length, false), head);
+});
+
+test("ViewFiles over an analysis pass: the closure's libraries come from their ELF readings, their bytes from their layer", async () => {
+  const { analysisPass } = await import("./image.ts");
+  const lib = readFileSync(realpathSync(needFile("/usr/lib/x86_64-linux-gnu/libz.so.1", "zlib1g")));
+  const T = 1_700_000_000;
+  const mem = await memLayers([
+    [
+      { entry: { path: "lib/libz.so.1", type: "file", mode: 0o644, mtime: T }, body: lib },
+      { entry: { path: "lib/libz.so", type: "symlink", linkpath: "libz.so.1", mtime: T } },
+    ],
+  ]);
+  const view = await buildView(mem.sources, analysisPass([]));
+  const f = new ViewFiles(view, view.captured);
+  assert.equal(f.knownElf("/lib/libz.so")?.elf.soname, "libz.so.1", "through a symlink");
+  assert.equal(f.knownElf("/lib"), undefined);
+  assert.equal(mem.stats[0]?.opens, 1);
+  assert.deepEqual(await f.read("/lib/libz.so.1", 4), lib.subarray(0, 4), "from the kept head");
+  assert.equal(mem.stats[0]?.opens, 1);
+  assert.deepEqual(await f.read("/lib/libz.so.1", 1 << 30), lib, "the whole file, from its layer");
+  assert.equal(mem.stats[0]?.opens, 2);
 });

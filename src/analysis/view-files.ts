@@ -4,7 +4,17 @@
  * available, else the view re-streams the one layer holding the file, read up to `maxBytes` and then stopped.
  */
 import type { SquashedView, ViewNode } from "../layer/view.ts";
+import type { ElfInfo } from "./elf/index.ts";
 import type { ImageFileInfo, ImageFiles, ImageWalkEntry } from "./files.ts";
+
+/** A file read whole during the pass but kept as its ELF reading and its first bytes (see analysisPass). */
+export interface KeptElf {
+  elf: ElfInfo;
+  head: Buffer;
+}
+
+/** What the pass kept of a file: its leading bytes (all of them, or a prefix), or a KeptElf. */
+export type KeptFile = Buffer | KeptElf;
 
 function info(n: ViewNode): ImageFileInfo {
   return {
@@ -20,11 +30,11 @@ function info(n: ViewNode): ImageFileInfo {
 }
 
 export class ViewFiles implements ImageFiles {
-  readonly view: SquashedView;
-  readonly #preload: ReadonlyMap<string, Buffer>;
+  readonly view: SquashedView<unknown>;
+  readonly #preload: ReadonlyMap<string, KeptFile>;
 
-  /** `preload`: in-root paths (as ViewNode.path) to bytes already read, e.g. captured while building the view. */
-  constructor(view: SquashedView, preload: ReadonlyMap<string, Buffer> = new Map()) {
+  /** `preload`: in-root paths (as ViewNode.path) to what was already read, e.g. captured while building the view. */
+  constructor(view: SquashedView<unknown>, preload: ReadonlyMap<string, KeptFile> = new Map()) {
     this.view = view;
     this.#preload = preload;
   }
@@ -47,7 +57,8 @@ export class ViewFiles implements ImageFiles {
   async read(path: string, maxBytes: number): Promise<Buffer | undefined> {
     const n = this.view.resolve(path);
     if (n === undefined || n.content === undefined) return undefined;
-    const pre = this.#preload.get(n.path);
+    const kept = this.#preload.get(n.path);
+    const pre = kept === undefined || Buffer.isBuffer(kept) ? kept : kept.head;
     if (pre !== undefined && (pre.length >= maxBytes || pre.length === n.size)) {
       return pre.subarray(0, Math.min(maxBytes, pre.length));
     }
@@ -63,6 +74,13 @@ export class ViewFiles implements ImageFiles {
       }
     }
     return Buffer.concat(parts, got);
+  }
+
+  knownElf(path: string): { elf: ElfInfo } | undefined {
+    const n = this.view.resolve(path);
+    if (n === undefined || n.content === undefined) return undefined;
+    const kept = this.#preload.get(n.path);
+    return kept === undefined || Buffer.isBuffer(kept) ? undefined : kept;
   }
 
   async list(path: string): Promise<string[]> {

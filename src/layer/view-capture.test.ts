@@ -107,3 +107,45 @@ test("captured bytes follow the content: hard links share them, a symlinked pare
     "usr/bin/tool",
   ]);
 });
+
+test("keep turns captured bytes into what the view keeps: called once per kept entry, windows flagged shared, hard links share the result", async () => {
+  const T = 1_700_000_000;
+  const big = Buffer.alloc(3 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+  const mem = await memLayers(
+    [
+      [
+        { entry: { path: "small", type: "file", mode: 0o644, mtime: T }, body: Buffer.from("tiny\n") },
+        { entry: { path: "big", type: "file", mode: 0o644, mtime: T }, body: big },
+        { entry: { path: "big-link", type: "hardlink", linkpath: "big", mtime: T } },
+        { entry: { path: "skipped", type: "file", mode: 0o644, mtime: T }, body: Buffer.from("no\n") },
+      ],
+    ],
+    { gzip: true },
+  );
+  const calls: { path: string; length: number; size: number; shared: boolean; sum: number }[] = [];
+  const view = await buildView(mem.sources, {
+    capture: (p, _m, size) => (p === "skipped" ? 0 : size),
+    keep: (path, bytes, size, shared) => {
+      let sum = 0;
+      for (const b of bytes) sum = (sum + b) % 65521;
+      calls.push({ path, length: bytes.length, size, shared, sum });
+      return { path, sum };
+    },
+  });
+  let expected = 0;
+  for (const b of big) expected = (expected + b) % 65521;
+  assert.deepEqual(
+    calls.map((c) => [c.path, c.length, c.size]),
+    [
+      ["small", 5, 5],
+      ["big", big.length, big.length],
+    ],
+  );
+  assert.equal(calls[1]?.sum, expected, "the whole of a file that spans decompressed chunks");
+  assert.equal(calls[1]?.shared, false, "a file spanning chunks is handed over as a copy");
+  assert.equal(calls[0]?.shared, true, "a file inside one chunk is handed over as a window on it");
+  assert.deepEqual(view.captured.get("big"), { path: "big", sum: expected });
+  assert.equal(view.captured.get("big-link"), view.captured.get("big"), "hard links share what was kept");
+  assert.equal(view.captured.has("skipped"), false);
+});

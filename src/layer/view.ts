@@ -93,7 +93,7 @@ export interface RawEntry {
   digest?: Digest | undefined;
 }
 
-export interface ViewOptions {
+export interface ViewOptions<K = Buffer> {
   limits?: LayerLimits | undefined;
   /** Compute each regular file's sha256 during the pass (default false: `digest()` computes on demand). */
   digests?: boolean | undefined;
@@ -109,6 +109,13 @@ export interface ViewOptions {
    * content it is, hard links included; a later layer's entry for the same path replaces (or drops) it.
    */
   capture?: ((path: string, mode: number, size: number) => number) | undefined;
+  /**
+   * With `capture`: what the view keeps for a file's captured bytes, called once they are in, with the file's
+   * size (default: the bytes themselves). It lets a reader keep a summary instead of the bytes (analysis keeps
+   * the ELF reading of a shared library, not its megabytes). When `shared` is true, `bytes` is a window on the
+   * layer's decompressed stream: valid during the call only, so copy what is kept.
+   */
+  keep?: ((path: string, bytes: Buffer, size: number, shared: boolean) => K) | undefined;
 }
 
 export interface ReadOptions {
@@ -137,14 +144,15 @@ function lexicalClean(path: string): string {
   return out.length === 0 ? "." : out.join("/");
 }
 
-export class SquashedView {
+export class SquashedView<K = Buffer> {
   readonly layers: ViewLayerInfo[];
   /**
-   * With `capture`: the leading bytes kept, by node path (ViewNode.path): the bytes of the content each node
+   * With `capture`: the leading bytes kept (or what `keep` made of them), by node path (ViewNode.path): the bytes
+   * of the content each node
    * shows now, so a hard link of a kept file has them too (the same Buffer) and a path whose entry was replaced,
    * removed or whited out by a later layer has none.
    */
-  readonly captured: Map<string, Buffer> = new Map();
+  readonly captured: Map<string, K> = new Map();
   readonly #tree: Tree;
   readonly #sources: LayerSource[];
   readonly #limits: LayerLimits | undefined;
@@ -312,7 +320,10 @@ export class SquashedView {
  * whiteouts (E_TAR_UNSAFE_PATH), hard links to nothing or to a directory and symlink loops (E_LAYER_INVALID),
  * limits (E_TAR_LIMIT, E_SIZE_LIMIT).
  */
-export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): Promise<SquashedView> {
+export async function buildView<K = Buffer>(
+  layers: LayerSource[],
+  opts: ViewOptions<K> = {},
+): Promise<SquashedView<K>> {
   const tree = new Tree();
   const infos: ViewLayerInfo[] = [];
   const budget: ImageBudget = { used: 0 };
@@ -320,7 +331,7 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
   const digests = opts.digests ?? false;
   const maxDepth = limits?.maxDepth;
   // Kept bytes by where they are (layer, data offset): nodes, hard links included, find them by their content.
-  const kept: Map<number, Buffer>[] = [];
+  const kept: Map<number, K>[] = [];
   // The location kept for an entry path, so that a later entry for the path frees the older bytes.
   const keptAt = new Map<string, [number, number]>();
   let warnedXattr = false;
@@ -336,7 +347,7 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
       events === undefined ? source : { ...source, open: () => reportProgress(source.open(), id, events) };
     events?.({ type: "start", id, label: `view ${layerLabel(source)}`, total: source.descriptor.size });
     tree.beginLayer(i);
-    const keptHere = new Map<number, Buffer>();
+    const keptHere = new Map<number, K>();
     kept.push(keptHere);
     let entries = 0;
     let bytes = 0;
@@ -363,19 +374,30 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
         }
         if ((digests || keep > 0) && h.type === "file" && role.kind === "normal") {
           const hash = digests ? createHash("sha256") : undefined;
-          // One copy into a buffer of the kept size: `c` may be a slice of a large decompressed chunk.
-          const out = keep > 0 ? Buffer.allocUnsafe(keep) : undefined;
+          // Kept bytes are copied into a buffer of the kept size (`c` may be a slice of a large decompressed
+          // chunk), unless a `keep` hook takes them at once from the first chunk that holds them all.
+          let out: Buffer | undefined;
+          let window: Buffer | undefined;
           let keptBytes = 0;
           if (h.size > 0) {
             for await (const c of e.body()) {
               hash?.update(c);
-              if (out !== undefined && keptBytes < keep)
-                keptBytes += c.copy(out, keptBytes, 0, keep - keptBytes);
+              if (keptBytes < keep) {
+                if (keptBytes === 0 && c.length >= keep && opts.keep !== undefined) {
+                  window = c.subarray(0, keep);
+                  keptBytes = keep;
+                } else {
+                  out ??= Buffer.allocUnsafe(keep);
+                  keptBytes += c.copy(out, keptBytes, 0, keep - keptBytes);
+                }
+              }
               if (keptBytes >= keep && hash === undefined) break;
             }
           }
-          if (out !== undefined) {
-            keptHere.set(e.dataOffset, keptBytes === keep ? out : out.subarray(0, keptBytes));
+          if (keep > 0) {
+            const bytes = window ?? (out === undefined ? Buffer.alloc(0) : out.subarray(0, keptBytes));
+            const value = opts.keep ? opts.keep(clean, bytes, h.size, window !== undefined) : (bytes as K);
+            keptHere.set(e.dataOffset, value);
             keptAt.set(clean, [i, e.dataOffset]);
           }
           if (digests)
@@ -432,7 +454,7 @@ export async function buildView(layers: LayerSource[], opts: ViewOptions = {}): 
     });
   }
   tree.sortChildren();
-  const view = new SquashedView(tree, infos, layers, limits);
+  const view = new SquashedView<K>(tree, infos, layers, limits);
   if (keptAt.size > 0) {
     for (const n of tree.nodes.values()) {
       if (n.contentLayer < 0) continue;
