@@ -64,6 +64,11 @@ export interface Analysis {
   findings: { code: string; path: string; message: string }[];
 }
 
+/** The ELF reading of a whole file (what analysisPass keeps of libraries and of the entrypoint). */
+export function wholeElf(bytes: Buffer): ElfInfo | undefined {
+  return parseElf(bytes);
+}
+
 interface Parsed {
   elf: ElfInfo | undefined;
 }
@@ -73,10 +78,12 @@ export async function analyzeFiles(files: ImageFiles, config: EntrypointConfig):
   const findings: Analysis["findings"] = [];
   const elfCache = new Map<string, Parsed>();
   const loadElf = async (path: string): Promise<ElfInfo | undefined> => {
-    const cached = elfCache.get(path) ?? files.knownElf?.(path);
-    if (cached) {
-      elfCache.set(path, cached);
-      return cached.elf;
+    const cached = elfCache.get(path);
+    if (cached) return cached.elf;
+    const known = files.parsed?.(path, wholeElf);
+    if (known) {
+      elfCache.set(path, { elf: known.value });
+      return known.value;
     }
     const st = await files.stat(path);
     const bytes = st?.type === "file" ? await files.read(path, ELF_READ) : undefined;

@@ -4,7 +4,6 @@
  * inside the image root with chroot semantics (absolute targets start at the image root, ".." stops there,
  * loops end the lookup). Nothing from the image is ever executed.
  */
-import type { ElfInfo } from "./elf/index.ts";
 
 export interface ImageFileInfo {
   /** The path the lookup ended at, in-root, symlinks resolved, without a leading "/" ("." is the root). */
@@ -42,8 +41,8 @@ export interface ImageFiles {
   /** Every path of the image except the root, each directory before what it holds; symlinks not followed. */
   walk(): AsyncIterable<ImageWalkEntry>;
   /**
-   * The ELF reading of the regular file `path` leads to, when one was made without reading the file here (in a
-   * single pass over an image's layers); undefined when none was: read and parse the file then.
+   * What `parse` made of the whole regular file `path` leads to, when it ran while the image was read in one
+   * pass (see analysisPass); undefined when it did not: read the file and parse it then.
    */
-  knownElf?(path: string): { elf: ElfInfo } | undefined;
+  parsed?<T>(path: string, parse: (bytes: Buffer) => T): { value: T } | undefined;
 }

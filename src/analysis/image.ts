@@ -23,10 +23,10 @@ import type { ImageConfig, Platform } from "../spec/schemas.ts";
 import { openImage } from "../store/images.ts";
 import { imageLayers } from "../store/layers.ts";
 import type { Store } from "../store/layout.ts";
-import { type Analysis, analyzeFiles } from "./analyze.ts";
+import { type Analysis, analyzeFiles, wholeElf } from "./analyze.ts";
 import { DirFiles } from "./dir-files.ts";
-import { parseElf } from "./elf/index.ts";
 import { type EntrypointConfig, imagePath } from "./entrypoint.ts";
+import { COPYRIGHT_CAP, copyrightLicense } from "./packages/dpkg.ts";
 import { type KeptFile, ViewFiles } from "./view-files.ts";
 
 export interface AnalyzedImage extends Analysis {
@@ -44,28 +44,36 @@ export interface AnalyzedImage extends Analysis {
 /** Files whose whole content analysis reads (paths normalised, no leading "/"). */
 const METADATA =
   /^(etc\/(os-release|[a-z]+-release|system-release(-cpe)?|debian_version|alpine-release|lsb-release|passwd|group|shells|ld\.so\.cache|ld\.so\.conf(\.d\/.*)?|ld-musl-[^/]+\.path|apk\/repositories|ssl\/certs\/ca-certificates\.crt|pki\/tls\/certs\/ca-bundle\.crt|ssl\/cert\.pem)|usr\/lib\/os-release|var\/lib\/dpkg\/(status|status\.d\/.*|info\/[^/]+\.list)|(usr\/)?lib\/apk\/db\/installed|(var\/lib|usr\/lib\/sysimage|usr\/share)\/rpm\/(Packages|Packages\.db|rpmdb\.sqlite(-wal)?)|usr\/share\/doc\/[^/]+\/copyright|var\/lib\/chisel\/manifest\.wall)$/;
-/** Shared libraries and loaders: read whole during the pass and kept as their ELF reading (KeptElf). */
+/** Shared libraries and loaders: read whole during the pass and kept as their ELF reading. */
 const LIBRARY = /(^|\/)(ld-[^/]*\.so[^/]*|lib[^/]*\.so(\.[0-9]+)*|busybox)$/;
 /** ...but these are kept as bytes: the inventory reads glibc's and busybox's version strings from them. */
 const KEEP_BYTES = /(^|\/)(libc\.so\.6|libc-2\.\d+\.so|busybox)$/;
+const COPYRIGHT = /^usr\/share\/doc\/[^/]+\/copyright$/;
 /** ELF files are read whole up to this size (their dynamic section often sits after the code). */
 const ELF_MAX = 256 << 20;
 const METADATA_MAX = 64 << 20;
-/** What is kept of an executable that is not summarised: enough to tell an ELF program from a #! script. */
+/** What is kept of an executable otherwise: enough to tell an ELF program from a #! script. */
 const HEAD = 256;
 
 /**
- * What the single pass keeps of each file (ViewOptions.capture and .keep): package databases, release files and
- * the other metadata whole; shared libraries and the entrypoint's candidates read whole but kept as their ELF
- * reading and first bytes (KeptElf), so that memory holds kilobytes per library, not megabytes, and the closure
- * needs no second pass; glibc and busybox whole; the first bytes of every other executable.
+ * What the single pass keeps of each file (ViewOptions.capture and .keep). Release files, package databases and
+ * the other metadata: their bytes. Shared libraries and the entrypoint's candidates: read whole, kept as their
+ * ELF reading (wholeElf) and first bytes, so that memory holds kilobytes per library, not megabytes, and the
+ * closure needs no second pass; glibc and busybox: their bytes. dpkg copyright files: their licence. Every
+ * other executable: its first bytes. Parsing as the bytes go by costs little: the main thread mostly waits for
+ * decompression during the pass.
  */
 export function analysisPass(entrypointHints: string[] = []): {
   capture: (path: string, mode: number, size: number) => number;
   keep: (path: string, bytes: Buffer, size: number, shared: boolean) => KeptFile;
 } {
   const hints = new Set(entrypointHints.map((p) => p.replace(/^\/+/, "")));
-  const summarised = (path: string) => hints.has(path) || (LIBRARY.test(path) && !KEEP_BYTES.test(path));
+  const parserOf = (path: string, size: number): ((bytes: Buffer) => unknown) | undefined => {
+    if (hints.has(path) || (LIBRARY.test(path) && !KEEP_BYTES.test(path)))
+      return size > HEAD ? wholeElf : undefined;
+    if (COPYRIGHT.test(path) && size <= COPYRIGHT_CAP) return copyrightLicense;
+    return undefined;
+  };
   return {
     capture: (path, mode, size) => {
       if (METADATA.test(path)) return Math.min(size, METADATA_MAX);
@@ -73,11 +81,9 @@ export function analysisPass(entrypointHints: string[] = []): {
       return (mode & 0o111) !== 0 ? Math.min(size, HEAD) : 0;
     },
     keep: (path, bytes, size, shared) => {
-      if (bytes.length === size && size > HEAD && summarised(path)) {
-        const head = Buffer.from(bytes.subarray(0, HEAD));
-        const elf = parseElf(bytes, { fileSize: size });
-        // Not ELF (a linker script, a shell script): its first bytes, like any executable's.
-        return elf === undefined ? head : { elf, head };
+      const parse = bytes.length === size ? parserOf(path, size) : undefined;
+      if (parse !== undefined) {
+        return { parse, value: parse(bytes), head: Buffer.from(bytes.subarray(0, HEAD)) };
       }
       return shared ? Buffer.from(bytes) : bytes;
     },

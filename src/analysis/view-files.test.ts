@@ -63,7 +63,7 @@ test("ViewFiles serves a hard link from the bytes captured for its target: no se
   assert.equal(mem.stats[0]?.opens, 2, "a file not kept is read again from its layer");
 });
 
-test("analysisPass: metadata whole, libraries and the entrypoint read whole and kept as their ELF reading, executables' first bytes", async () => {
+test("analysisPass: metadata whole; libraries and the entrypoint read whole and kept as their ELF reading; copyright files as their licence; executables' first bytes", async () => {
   const { analysisPass, entrypointCandidates } = await import("./image.ts");
   const { capture, keep } = analysisPass(
     entrypointCandidates({ cmd: ["server"], env: ["PATH=/usr/local/bin:/app"] }),
@@ -79,22 +79,37 @@ test("analysisPass: metadata whole, libraries and the entrypoint read whole and 
   assert.deepEqual(entrypointCandidates({}), []);
 
   // A real shared library: kept as its ELF reading (what the closure needs) and 256 bytes.
+  const { wholeElf } = await import("./analyze.ts");
+  const { copyrightLicense } = await import("./packages/dpkg.ts");
   const lib = readFileSync(realpathSync(needFile("/usr/lib/x86_64-linux-gnu/libz.so.1", "zlib1g")));
   const kept = keep("usr/lib/x86_64-linux-gnu/libz.so.1", lib, lib.length, true);
   assert.ok(!Buffer.isBuffer(kept), "a summary, not the bytes");
-  assert.equal(kept.elf.soname, "libz.so.1");
-  assert.deepEqual(kept.elf.needed, ["libc.so.6"]);
+  assert.equal(kept.parse, wholeElf);
+  const elf = kept.value as ReturnType<typeof wholeElf>;
+  assert.equal(elf?.soname, "libz.so.1");
+  assert.deepEqual(elf?.needed, ["libc.so.6"]);
   assert.deepEqual(kept.head, lib.subarray(0, 256));
   // glibc and busybox keep their bytes (their version strings are read); a shared window is copied.
   const libc = keep("usr/lib/x86_64-linux-gnu/libc.so.6", lib, lib.length, true);
   assert.ok(Buffer.isBuffer(libc) && libc.equals(lib) && libc.buffer !== lib.buffer);
-  // The entrypoint is summarised too; a script is kept as its first bytes.
-  assert.ok(!Buffer.isBuffer(keep("app/server", lib, lib.length, false)));
+  // The entrypoint is read as ELF too; a script is no ELF, and its first bytes are kept.
+  const server = keep("app/server", lib, lib.length, false);
+  assert.ok(
+    !Buffer.isBuffer(server) && (server.value as ReturnType<typeof wholeElf>)?.soname === "libz.so.1",
+  );
   const script = Buffer.from(`#!/bin/sh\n${"echo hi\n".repeat(100)}`);
-  assert.deepEqual(keep("app/server", script, script.length, false), script.subarray(0, 256));
-  // A prefix (a large file) is not summarised: it stays bytes.
+  const s = keep("app/server", script, script.length, false);
+  assert.ok(!Buffer.isBuffer(s) && s.value === undefined && s.head.equals(script.subarray(0, 256)));
+  // A prefix (a large file) is not read as ELF: it stays bytes.
   const head = lib.subarray(0, 256);
   assert.equal(keep("usr/lib/libx.so.1", head, lib.length, false), head);
+  // A dpkg copyright file: its licence.
+  const copyright = Buffer.from(
+    "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: someone\nLicense: GPL-2+\n text\n",
+  );
+  assert.equal(capture("usr/share/doc/zlib1g/copyright", 0o644, copyright.length), copyright.length);
+  const lic = keep("usr/share/doc/zlib1g/copyright", copyright, copyright.length, true);
+  assert.ok(!Buffer.isBuffer(lic) && lic.parse === copyrightLicense && lic.value === "GPL-2+");
 });
 
 test("ViewFiles over an analysis pass: the closure's libraries come from their ELF readings, their bytes from their layer", async () => {
@@ -109,8 +124,14 @@ test("ViewFiles over an analysis pass: the closure's libraries come from their E
   ]);
   const view = await buildView(mem.sources, analysisPass([]));
   const f = new ViewFiles(view, view.captured);
-  assert.equal(f.knownElf("/lib/libz.so")?.elf.soname, "libz.so.1", "through a symlink");
-  assert.equal(f.knownElf("/lib"), undefined);
+  const { wholeElf } = await import("./analyze.ts");
+  assert.equal(f.parsed("/lib/libz.so", wholeElf)?.value?.soname, "libz.so.1", "through a symlink");
+  assert.equal(f.parsed("/lib", wholeElf), undefined);
+  assert.equal(
+    f.parsed("/lib/libz.so.1", (b) => b.length),
+    undefined,
+    "only what that parser made",
+  );
   assert.equal(mem.stats[0]?.opens, 1);
   assert.deepEqual(await f.read("/lib/libz.so.1", 4), lib.subarray(0, 4), "from the kept head");
   assert.equal(mem.stats[0]?.opens, 1);

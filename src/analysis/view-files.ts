@@ -4,17 +4,20 @@
  * available, else the view re-streams the one layer holding the file, read up to `maxBytes` and then stopped.
  */
 import type { SquashedView, ViewNode } from "../layer/view.ts";
-import type { ElfInfo } from "./elf/index.ts";
 import type { ImageFileInfo, ImageFiles, ImageWalkEntry } from "./files.ts";
 
-/** A file read whole during the pass but kept as its ELF reading and its first bytes (see analysisPass). */
-export interface KeptElf {
-  elf: ElfInfo;
+/**
+ * A file read whole during the pass but kept as what a parser made of it (an ELF reading, a licence) and its
+ * first bytes (see analysisPass).
+ */
+export interface KeptParse {
+  parse: (bytes: Buffer) => unknown;
+  value: unknown;
   head: Buffer;
 }
 
-/** What the pass kept of a file: its leading bytes (all of them, or a prefix), or a KeptElf. */
-export type KeptFile = Buffer | KeptElf;
+/** What the pass kept of a file: its leading bytes (all of them, or a prefix), or a KeptParse. */
+export type KeptFile = Buffer | KeptParse;
 
 function info(n: ViewNode): ImageFileInfo {
   return {
@@ -76,11 +79,12 @@ export class ViewFiles implements ImageFiles {
     return Buffer.concat(parts, got);
   }
 
-  knownElf(path: string): { elf: ElfInfo } | undefined {
+  parsed<T>(path: string, parse: (bytes: Buffer) => T): { value: T } | undefined {
     const n = this.view.resolve(path);
     if (n === undefined || n.content === undefined) return undefined;
     const kept = this.#preload.get(n.path);
-    return kept === undefined || Buffer.isBuffer(kept) ? undefined : kept;
+    if (kept === undefined || Buffer.isBuffer(kept) || kept.parse !== parse) return undefined;
+    return { value: kept.value as T };
   }
 
   async list(path: string): Promise<string[]> {

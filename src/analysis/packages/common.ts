@@ -118,6 +118,9 @@ export function cutAtLastBlankLine(text: string): string {
 
 /** `p` as a normalised absolute image path: "/" + its components, without empty, "." and ".." (which stops at the root). */
 export function absPath(p: string): string {
+  // Already normal (as nearly every line of a dpkg .list is): returned as is, without splitting it.
+  if (p.length > 1 && p.charCodeAt(0) === 0x2f && !p.endsWith("/") && !p.includes("//") && !p.includes("/."))
+    return p;
   const parts: string[] = [];
   for (const c of p.split("/")) {
     if (c === "" || c === ".") continue;

@@ -7,7 +7,7 @@ import { needTool, run, tmpdir } from "../../../test/fixtures/tools.ts";
 import { prng } from "../../tar/testkit.ts";
 import { DirFiles } from "../dir-files.ts";
 import { mutateText } from "../testkit.ts";
-import { FINDINGS_PER_KIND } from "./common.ts";
+import { absPath, FINDINGS_PER_KIND } from "./common.ts";
 import {
   catalogDpkg,
   DPKG_STATUS_CAP,
@@ -526,4 +526,19 @@ describe("catalogDpkg on broken databases", () => {
     const asDir = await rootWith({ "var/lib/dpkg/status/oops": "a directory where the file should be" });
     assert.deepEqual(await catalogDpkg(new DirFiles(asDir)), { packages: [], findings: [] });
   });
+});
+
+test("absPath: normal paths come back as they are; any other path is cleaned like path.posix.resolve from /", async () => {
+  const { posix } = await import("node:path");
+  const rand = prng(7);
+  const parts = ["", ".", "..", "usr", "lib", ".hidden", "a.b", "x..y", "...", "é"];
+  for (let i = 0; i < 5000; i++) {
+    const n = 1 + Math.floor(rand() * 6);
+    let p = rand() < 0.7 ? "/" : "";
+    for (let k = 0; k < n; k++) p += (k > 0 ? "/" : "") + parts[Math.floor(rand() * parts.length)];
+    if (rand() < 0.2) p += "/";
+    assert.equal(absPath(p), posix.resolve("/", p), JSON.stringify(p));
+  }
+  assert.equal(absPath("/usr/bin/bash"), "/usr/bin/bash");
+  assert.equal(absPath("/."), "/");
 });

@@ -31,7 +31,7 @@ const CONTROL_CAP = 1 * MIB;
 /** A `.list` or `.md5sums` file (the largest Debian packages list some 100k paths). */
 const LIST_CAP = 16 * MIB;
 /** A copyright file (the `License:` lines are read from what fits). */
-const COPYRIGHT_CAP = 1 * MIB;
+export const COPYRIGHT_CAP = 1 * MIB;
 
 /** One deb822 paragraph: lower-cased field names to values (continuation lines joined with "\n"). */
 export interface Deb822Stanza {
@@ -54,36 +54,42 @@ const FIELD_NAME = /^[^\s:#-][^\s:]*$/;
 export function parseDeb822(text: string, problem: (p: Deb822Problem) => void = () => {}): Deb822Stanza[] {
   const out: Deb822Stanza[] = [];
   let cur: Deb822Stanza | undefined;
-  let last: string | undefined; // the field continuation lines extend
+  // The field continuation lines extend, and its lines so far (joined once the field ends: licence texts run to
+  // thousands of lines, and a Map update per line was most of the parse).
+  let last: string | undefined;
+  let parts: string[] = [];
+  const endField = () => {
+    if (cur && last !== undefined && parts.length > 1) cur.fields.set(last, parts.join("\n"));
+    last = undefined;
+    parts = [];
+  };
   let skipContinuation = false; // continuation lines of a duplicate or malformed field
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i]!;
     if (line.endsWith("\r")) line = line.slice(0, -1);
     const lineNo = i + 1;
-    if (/^[ \t]*$/.test(line)) {
-      // Blank (or whitespace-only) line: ends the stanza.
-      if (cur) out.push(cur);
-      cur = undefined;
-      last = undefined;
-      skipContinuation = false;
-      continue;
-    }
     const c = line.charCodeAt(0);
-    if (c === 0x20 || c === 0x09) {
-      if (cur && last !== undefined) {
-        cur.fields.set(last, `${cur.fields.get(last)}\n${line.trimEnd()}`);
+    if (c === 0x20 || c === 0x09 || line === "") {
+      if (/^[ \t]*$/.test(line)) {
+        // Blank (or whitespace-only) line: ends the stanza.
+        endField();
+        if (cur) out.push(cur);
+        cur = undefined;
+        skipContinuation = false;
+      } else if (cur && last !== undefined) {
+        parts.push(line.trimEnd());
       } else if (!skipContinuation) {
         problem({ kind: "malformed-line", line: lineNo, text: line });
       }
       continue;
     }
     if (c === 0x23 /* # */) continue;
+    endField();
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!FIELD_NAME.test(name)) {
       problem({ kind: "malformed-line", line: lineNo, text: line });
-      last = undefined;
       skipContinuation = true;
       continue;
     }
@@ -91,14 +97,16 @@ export function parseDeb822(text: string, problem: (p: Deb822Problem) => void = 
     const key = name.toLowerCase();
     if (cur.fields.has(key)) {
       problem({ kind: "duplicate-field", line: lineNo, field: name });
-      last = undefined;
       skipContinuation = true;
       continue;
     }
-    cur.fields.set(key, line.slice(colon + 1).trim());
+    const value = line.slice(colon + 1).trim();
+    cur.fields.set(key, value);
     last = key;
+    parts = [value];
     skipContinuation = false;
   }
+  endField();
   if (cur) out.push(cur);
   return out;
 }
@@ -291,12 +299,18 @@ export function licenseFromCopyright(text: string): string | null {
     if (i > 0 && !st.fields.has("files")) continue;
     const lic = st.fields.get("license");
     if (lic === undefined) continue;
-    const first = lic.split("\n")[0]!.trim();
+    const nl = lic.indexOf("\n");
+    const first = (nl < 0 ? lic : lic.slice(0, nl)).trim();
     if (first !== "" && !names.includes(first)) names.push(first);
   }
   if (names.length === 0) return null;
   if (names.length === 1) return names[0]!;
   return names.map((n) => (/\s/.test(n) ? `(${n})` : n)).join(" AND ");
+}
+
+/** The licence of a copyright file's bytes (what analysisPass keeps of copyright files). */
+export function copyrightLicense(bytes: Buffer): string | null {
+  return licenseFromCopyright(bytes.toString("utf8"));
 }
 
 export interface CatalogDpkgOptions {
@@ -393,13 +407,17 @@ export async function catalogDpkg(files: ImageFiles, opts: CatalogDpkgOptions = 
       let lic = byName.get(p.name);
       if (lic === undefined) {
         const path = `/usr/share/doc/${p.name}/copyright`;
-        let buf: Buffer | undefined;
-        try {
-          buf = await files.read(path, COPYRIGHT_CAP);
-        } catch {
-          buf = undefined; // An unreadable copyright file only means no licence.
+        const known = files.parsed?.(path, copyrightLicense);
+        if (known) lic = known.value;
+        else {
+          let buf: Buffer | undefined;
+          try {
+            buf = await files.read(path, COPYRIGHT_CAP);
+          } catch {
+            buf = undefined; // An unreadable copyright file only means no licence.
+          }
+          lic = buf ? copyrightLicense(buf) : null;
         }
-        lic = buf ? licenseFromCopyright(buf.toString("utf8")) : null;
         byName.set(p.name, lic);
       }
       p.license = lic;
