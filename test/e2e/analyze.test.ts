@@ -1,14 +1,16 @@
 // `osless analyze` through the CLI on images in the store and on a root directory: the verdict comes first, --json
 // carries the documented fields, and bad input exits with the usual codes.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { IMAGES, ociLayout } from "../fixtures/images.ts";
+import { type OracleRow, rpmFixture } from "../../src/analysis/packages/rpm/testkit.ts";
+import { type FileSpec, IMAGES, type ImageSpec, ociLayout } from "../fixtures/images.ts";
 import { busyboxRootfs } from "../fixtures/rootfs.ts";
-import { tmpdir } from "../fixtures/tools.ts";
+import { needTool, tmpdir } from "../fixtures/tools.ts";
 import { osless } from "./cli.ts";
 
-async function storeWith(spec: typeof IMAGES.hello, name: string, tag = "latest"): Promise<string> {
+async function storeWith(spec: ImageSpec, name: string, tag = "latest"): Promise<string> {
   const root = join(await tmpdir("analyze-e2e-"), "store");
   const r = await osless(root, ["copy", "-q", `oci:${await ociLayout(spec, tag)}:${tag}`, name]);
   assert.equal(r.code, 0, r.stderr);
@@ -96,4 +98,70 @@ test("analyze --format cyclonedx writes a CycloneDX 1.6 SBOM; --json with anothe
   assert.equal(both.code, 2);
   const bad = await osless(root, ["analyze", "--format", "xml", "bb:2"]);
   assert.equal(bad.code, 2);
+});
+
+test("analyze rpm-based images (databases written by Debian's rpm): Fedora's SQLite, CentOS 7's Berkeley DB, openSUSE's NDB; each full, named, its packages listed", async () => {
+  const fx = await rpmFixture();
+  const exe = (path: string, pkg: string) => ({ data: readFileSync(needTool(path, pkg)), mode: 0o755 });
+  const userland = { "bin/bash": exe("/bin/bash", "bash"), "usr/bin/rpm": exe("rpm", "rpm") };
+  const cases: {
+    name: string;
+    files: Record<string, FileSpec>;
+    os: [string, string];
+    oracle: OracleRow[];
+  }[] = [
+    {
+      name: "fedora",
+      files: {
+        "usr/lib/os-release":
+          'NAME="Fedora Linux"\nVERSION="40 (Container Image)"\nID=fedora\nVERSION_ID=40\nPRETTY_NAME="Fedora Linux 40 (Container Image)"\n',
+        "etc/os-release": { symlink: "../usr/lib/os-release" },
+        "etc/system-release-cpe": "cpe:/o:fedoraproject:fedora:40\n",
+        "usr/lib/sysimage/rpm/rpmdb.sqlite": readFileSync(fx.sqlite),
+        "var/lib/rpm": { symlink: "../../usr/lib/sysimage/rpm" },
+      },
+      os: ["fedora", "40"],
+      oracle: fx.oracle.sqlite,
+    },
+    {
+      // No os-release: the Red Hat family's release file names it.
+      name: "centos",
+      files: {
+        "etc/centos-release": "CentOS Linux release 7.9.2009 (Core)\n",
+        "etc/redhat-release": { symlink: "centos-release" },
+        "var/lib/rpm/Packages": readFileSync(fx.bdbLe4096),
+      },
+      os: ["centos", "7.9.2009"],
+      oracle: fx.oracle.bdbLe4096,
+    },
+    {
+      name: "opensuse",
+      files: {
+        "usr/lib/os-release":
+          'NAME="openSUSE Leap"\nVERSION="15.5"\nID="opensuse-leap"\nVERSION_ID="15.5"\nPRETTY_NAME="openSUSE Leap 15.5"\n',
+        "etc/os-release": { symlink: "../usr/lib/os-release" },
+        "usr/lib/sysimage/rpm/Packages.db": readFileSync(fx.ndb),
+      },
+      os: ["opensuse-leap", "15.5"],
+      oracle: fx.oracle.sqlite,
+    },
+  ];
+  for (const c of cases) {
+    const root = await storeWith(
+      { layers: [{ files: { ...userland, ...c.files } }], cmd: ["/bin/bash"] },
+      c.name,
+    );
+    const r = await osless(root, ["analyze", "--json", c.name]);
+    assert.equal(r.code, 0, r.stderr);
+    const a = JSON.parse(r.stdout) as Json & { os: { id: string; versionId: string } | null };
+    assert.equal(a.verdict, "full", c.name);
+    assert.deepEqual([a.os?.id, a.os?.versionId], c.os, c.name);
+    assert.ok(a.packages.length > 0 && a.packages.every((p) => p.type === "rpm"), c.name);
+    assert.deepEqual(
+      a.packages.map((p) => [p.name, p.version]).sort(),
+      c.oracle.map((o) => [o.name, o.evr]).sort(),
+      `${c.name}: the packages rpm itself lists`,
+    );
+    assert.match(a.summary, /^An operating system is inside .*: a shell and a package manager\./, c.name);
+  }
 });
