@@ -4,14 +4,14 @@
  * each test (digests hashed from the bytes given), never taken from diffViews' own output.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { test } from "node:test";
 import type { Digest } from "../digest/index.ts";
 import { isOslessError } from "../errors.ts";
 import { buildView, type SquashedView } from "../layer/view.ts";
 import { memLayers } from "../layer/view-testkit.ts";
 import type { TarWriteEntry, TarWriteItem } from "../tar/index.ts";
-import { type DiffFile, diffImageViews, diffViews, type ImageDiff } from "./diff.ts";
+import { type DiffFile, diffImages, diffViews, type ImageDiff } from "./diff.ts";
 import type { ExplorerImageInfo } from "./types.ts";
 
 const T = 1_700_000_000;
@@ -373,39 +373,61 @@ const info = (name: string): ExplorerImageInfo => ({
   platform: null,
 });
 
-test("diffImageViews: one view build fails, the other is stopped, the first error is the one thrown", async () => {
-  let sawAbort = false;
-  const err = new Error("layer 2 is corrupt");
-  const slow = (signal: AbortSignal) =>
-    new Promise<SquashedView>((_, reject) => {
-      signal.addEventListener("abort", () => {
-        sawAbort = true;
-        reject(new Error("aborted"));
-      });
-    });
+test("diffImages: when one image's layer is corrupt, the other's view build is stopped and the corruption reported", async () => {
+  // A: one 5.6 MB uncompressed layer served slowly (5 ms per 64 KiB chunk: about 0.45 s when read to its end).
+  const big = await memLayers([[F("big", randomBytes(4 << 20).toString("base64"))]], { gzip: false });
+  const src = big.sources[0]!;
+  let pulled = 0;
+  const slow = {
+    ...src,
+    open: async function* () {
+      for await (const c of src.open()) {
+        await new Promise((r) => setTimeout(r, 5));
+        pulled += c.length;
+        yield c;
+      }
+    },
+  };
+  // B: a small layer whose DiffID is wrong.
+  const bad = await memLayers([[F("a", "1")]]);
+  const corrupt = { ...bad.sources[0]!, diffId: sha("not this layer") };
   await assert.rejects(
-    diffImageViews(
-      { info: info("a"), diffIds: ["sha256:1"], build: slow },
-      { info: info("b"), diffIds: ["sha256:2"], build: () => Promise.reject(err) },
-    ),
-    (e) => e === err,
+    diffImages({ info: info("a"), layers: [slow] }, { info: info("b"), layers: [corrupt] }),
+    (e: unknown) => isOslessError(e, "E_DIGEST_MISMATCH") && /layer/.test(e.message),
   );
-  assert.ok(sawAbort, "the other build saw its signal abort");
+  assert.ok(pulled < big.blobs[0]!.length / 2, `A's build stopped early (read ${pulled} bytes)`);
 });
 
-test("diffImageViews: the same layer chain is built once", async () => {
-  let builds = 0;
-  const v = await view([[F("a", "1")]]);
-  const build = async () => {
-    builds++;
-    return v;
-  };
-  const r = await diffImageViews(
-    { info: info("a"), diffIds: ["sha256:1"], build },
-    { info: info("b"), diffIds: ["sha256:1"], build },
+test("diffImages: the same layer chain is read once; an aborted signal stops before reading", async () => {
+  const layers = [[D("etc"), F("etc/a", "1")], [F("etc/b", "2")]];
+  const ma = await memLayers(layers);
+  const mb = await memLayers(layers);
+  const r = await diffImages(
+    { info: info("a"), layers: ma.sources },
+    { info: info("b"), layers: mb.sources },
   );
-  assert.equal(builds, 1);
+  assert.deepEqual(
+    ma.stats.map((s) => s.opens),
+    [1, 1],
+  );
+  assert.deepEqual(
+    mb.stats.map((s) => s.opens),
+    [0, 0],
+  );
   assert.equal(r.a.name, "a");
   assert.equal(r.b.name, "b");
-  assert.equal(r.summary.unchanged, 2);
+  assert.deepEqual([r.added, r.removed, r.changed], [[], [], []]);
+  assert.equal(r.summary.unchanged, 4);
+  const ac = new AbortController();
+  ac.abort(new Error("stop"));
+  const mc = await memLayers([[F("x", "x")]]);
+  await assert.rejects(
+    diffImages(
+      { info: info("a"), layers: ma.sources },
+      { info: info("c"), layers: mc.sources },
+      { signal: ac.signal },
+    ),
+    /stop/,
+  );
+  assert.equal(mc.stats[0]!.opens, 0);
 });

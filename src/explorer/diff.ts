@@ -21,6 +21,7 @@
  */
 import type { Digest } from "../digest/index.ts";
 import { OslessError } from "../errors.ts";
+import type { LayerSource } from "../layer/source.ts";
 import { buildView, type SquashedView, type ViewNode } from "../layer/view.ts";
 import { compareNames } from "../layer/view-tree.ts";
 import { formatPlatform } from "../spec/platform.ts";
@@ -339,53 +340,44 @@ export interface DiffImagesOptions {
   signal?: AbortSignal | undefined;
 }
 
-function imageInfo(input: string, img: OpenedImage): ExplorerImageInfo {
-  return {
-    source: input,
-    name: img.name ?? null,
-    digest: img.manifest.digest,
-    id: img.config.digest,
-    platform: formatPlatform(img.config.config),
-  };
+/** One image to diff, wherever it was opened from: what names it and its layers (base first). */
+export interface DiffSide {
+  info: ExplorerImageInfo;
+  layers: LayerSource[];
 }
 
 /**
- * Build the views of two opened images (`digests: true`) side by side and diff them. `build(signal)` builds one
- * image's view; when one fails, the other is stopped. The same layer chain on both sides (same DiffIDs) is read
- * once. Source-independent: the store, a registry or an archive opener hands in its `build`.
+ * Diff two images given by their layers: both views are built side by side (`digests: true`, every layer
+ * verified against its DiffID), and when one build fails the other is stopped and the first failure thrown.
+ * The same layer chain on both sides (same DiffIDs) is read once. Source-independent: the store, a registry or
+ * an archive opener hands in the layers (and keeps them readable until this returns).
  */
-export async function diffImageViews(
-  a: {
-    info: ExplorerImageInfo;
-    diffIds: readonly string[];
-    build: (signal: AbortSignal) => Promise<SquashedView>;
-  },
-  b: {
-    info: ExplorerImageInfo;
-    diffIds: readonly string[];
-    build: (signal: AbortSignal) => Promise<SquashedView>;
-  },
-  signal?: AbortSignal,
+export async function diffImages(
+  a: DiffSide,
+  b: DiffSide,
+  opts: { signal?: AbortSignal | undefined } = {},
 ): Promise<ImagesDiff> {
+  const { signal } = opts;
+  signal?.throwIfAborted();
   const ac = new AbortController();
   const stop = () => ac.abort(signal?.reason);
   signal?.addEventListener("abort", stop, { once: true });
   try {
-    signal?.throwIfAborted();
-    const same = a.diffIds.length === b.diffIds.length && a.diffIds.every((d, i) => d === b.diffIds[i]);
+    const same =
+      a.layers.length === b.layers.length && a.layers.every((l, i) => l.diffId === b.layers[i]!.diffId);
     // The first failure is the one reported; it stops the other build, which then fails with it.
     let failed: { error: unknown } | undefined;
-    const guard = async (p: Promise<SquashedView>) => {
+    const build = async (layers: LayerSource[]) => {
       try {
-        return await p;
+        return await buildView(layers, { digests: true, signal: ac.signal });
       } catch (e) {
         failed ??= { error: e };
         ac.abort(e);
         throw e;
       }
     };
-    const va = guard(a.build(ac.signal));
-    const vb = same ? va : guard(b.build(ac.signal));
+    const va = build(a.layers);
+    const vb = same ? va : build(b.layers);
     // allSettled, so that a failure never leaves the other build running unobserved.
     const [ra, rb] = await Promise.allSettled([va, vb]);
     if (ra.status === "rejected" || rb.status === "rejected") throw failed!.error;
@@ -395,9 +387,22 @@ export async function diffImageViews(
   }
 }
 
+function storeSide(store: Store, input: string, img: OpenedImage): DiffSide {
+  return {
+    info: {
+      source: input,
+      name: img.name ?? null,
+      digest: img.manifest.digest,
+      id: img.config.digest,
+      platform: formatPlatform(img.config.config),
+    },
+    layers: imageLayers(store, img),
+  };
+}
+
 /**
  * Diff two images of the store (name, ID or digest each): both are resolved first (E_NOT_FOUND before any
- * layer is read), then their views are built concurrently, every layer verified against its DiffID.
+ * layer is read), then compared with `diffImages`.
  */
 export async function diffStoreImages(
   store: Store,
@@ -405,16 +410,7 @@ export async function diffStoreImages(
   b: string,
   opts: DiffImagesOptions = {},
 ): Promise<ImagesDiff> {
-  const open = async (input: string) => {
-    const img = await openImage(store, input, opts.platform);
-    const layers = imageLayers(store, img);
-    return {
-      info: imageInfo(input, img),
-      diffIds: layers.map((l) => l.diffId),
-      build: (signal: AbortSignal) => buildView(layers, { digests: true, signal }),
-    };
-  };
-  const ia = await open(a);
-  const ib = await open(b);
-  return diffImageViews(ia, ib, opts.signal);
+  const ia = storeSide(store, a, await openImage(store, a, opts.platform));
+  const ib = storeSide(store, b, await openImage(store, b, opts.platform));
+  return diffImages(ia, ib, { signal: opts.signal });
 }
