@@ -163,6 +163,8 @@ export interface LayerChange {
   size: number;
   /** For "modified" and "removed": the node as it was below this layer. */
   before?: ChangeBefore | undefined;
+  /** With `buildView(..., { afterStates: true })`, for "added" and "modified": the node as the layer left it. */
+  after?: ChangeBefore | undefined;
 }
 
 /**
@@ -180,6 +182,24 @@ export interface ChangeBefore {
   gid: number;
   /** sha256 of a regular file, when known (built with `digests: true`). */
   digest?: Digest | undefined;
+  /** Symlinks: the target, verbatim. Hard links: the path linked to. */
+  linkTarget?: string | undefined;
+  hardlinkTo?: string | undefined;
+  /** Inode within the view (hard links share it). */
+  ino: number;
+  /** Regular files: where the bytes are (the layer and the data's offset in its uncompressed tar). */
+  content?: { layer: number; offset: number } | undefined;
+}
+
+/** The state of a node, as LayerChange records it before and after a layer. */
+function snapshot(n: TreeNode): ChangeBefore {
+  const { type, size, layer, mode, uid, gid, digest, ino } = n;
+  const s: ChangeBefore = { type, size, layer, mode, uid, gid, ino };
+  if (digest !== undefined) s.digest = digest;
+  if (n.linkTarget !== undefined) s.linkTarget = n.linkTarget;
+  if (n.hardlinkTo !== undefined) s.hardlinkTo = n.hardlinkTo;
+  if (n.contentLayer >= 0) s.content = { layer: n.contentLayer, offset: n.contentOffset };
+  return s;
 }
 
 /** Byte order of UTF-8 (= code point order), which JS's UTF-16 `<` differs from only around surrogates. */
@@ -204,8 +224,11 @@ export class Tree {
   /** Layer being applied and the paths it touched. */
   #layer = -1;
   #touched = new Map<string, Touch>();
+  readonly #afterStates: boolean;
 
-  constructor() {
+  /** `afterStates`: changes record the state each layer left a node in (LayerChange.after). */
+  constructor(afterStates = false) {
+    this.#afterStates = afterStates;
     // The root exists before any layer; it counts as the base layer's until an entry "." sets its metadata.
     this.root = new TreeNode(".", "directory", 0, 0, this.#ino++);
     this.nodes.set(".", this.root);
@@ -230,6 +253,7 @@ export class Tree {
         const { addedIn: _, ...before } = b;
         c.before = before;
       }
+      if (this.#afterStates && after !== undefined) c.after = snapshot(after);
       out.push(c);
     }
     this.#touched = new Map();
@@ -240,11 +264,7 @@ export class Tree {
     let t = this.#touched.get(path);
     if (t === undefined) {
       let before: Touch["before"];
-      if (current !== undefined) {
-        const { type, size, layer, mode, uid, gid, digest, addedIn } = current;
-        before = { type, size, layer, mode, uid, gid, addedIn };
-        if (digest !== undefined) before.digest = digest;
-      }
+      if (current !== undefined) before = { ...snapshot(current), addedIn: current.addedIn };
       t = { before, bytes: 0 };
       this.#touched.set(path, t);
     }

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { test } from "node:test";
 import type { ProgressEvent } from "../events/index.ts";
 import type { TarWriteEntry, TarWriteItem } from "../tar/index.ts";
-import { buildView, type SquashedView, type ViewNode, type ViewOptions } from "./view.ts";
+import { buildView, type LayerChange, type SquashedView, type ViewNode, type ViewOptions } from "./view.ts";
 import { memLayers, memLayersFromTars, tarOf } from "./view-testkit.ts";
 
 const T = 1_700_000_000;
@@ -33,6 +33,18 @@ function W(path: string): TarWriteItem {
 async function view(layers: TarWriteItem[][], opts: ViewOptions = {}) {
   const mem = await memLayers(layers);
   return { v: await buildView(mem.sources, opts), mem };
+}
+
+/**
+ * Changes without the fields that locate a node (inode, content location, link targets), for tests about kinds,
+ * sizes and metadata; "changes record where each state's bytes are" checks those fields.
+ */
+function kinds(changes: LayerChange[]): LayerChange[] {
+  return changes.map((c) => {
+    if (c.before === undefined) return c;
+    const { ino: _i, content: _c, linkTarget: _l, hardlinkTo: _h, ...before } = c.before;
+    return { ...c, before: before as LayerChange["before"] };
+  });
 }
 
 async function text(v: SquashedView, path: string): Promise<string> {
@@ -400,7 +412,7 @@ test("per-layer changes: added, modified, removed, with the bytes each layer sto
       [2, 6, 8],
     ],
   );
-  assert.deepEqual(v.layers[0]!.changes, [
+  assert.deepEqual(kinds(v.layers[0]!.changes), [
     { path: "etc", kind: "added", type: "directory", size: 0 },
     { path: "etc/a", kind: "added", type: "file", size: 4 },
     { path: "etc/b", kind: "added", type: "file", size: 2 },
@@ -409,7 +421,7 @@ test("per-layer changes: added, modified, removed, with the bytes each layer sto
     { path: "var/lib/x", kind: "added", type: "file", size: 3 },
     { path: "var/lib/y", kind: "added", type: "file", size: 1 },
   ]);
-  assert.deepEqual(v.layers[1]!.changes, [
+  assert.deepEqual(kinds(v.layers[1]!.changes), [
     { path: "etc", kind: "modified", type: "directory", size: 0, before: dir(0) },
     { path: "etc/a", kind: "modified", type: "file", size: 6, before: file(4, 0) },
     { path: "etc/b", kind: "removed", type: "file", size: 0, before: file(2, 0) },
@@ -422,7 +434,7 @@ test("per-layer changes: added, modified, removed, with the bytes each layer sto
     { path: "var/lib/x", kind: "removed", type: "file", size: 0, before: file(3, 0) },
     { path: "var/lib/y", kind: "removed", type: "file", size: 0, before: file(1, 0) },
   ]);
-  assert.deepEqual(v.layers[2]!.changes, [
+  assert.deepEqual(kinds(v.layers[2]!.changes), [
     { path: "etc/a", kind: "modified", type: "file", size: 1, before: file(6, 1) },
     { path: "etc/c", kind: "modified", type: "file", size: 5, before: file(1, 1) },
     { path: "var", kind: "added", type: "directory", size: 0 },
@@ -692,7 +704,7 @@ test("changes carry the replaced node's digest and metadata, so a metadata-only 
     ],
     { digests: true },
   );
-  assert.deepEqual(v.layers[1]!.changes, [
+  assert.deepEqual(kinds(v.layers[1]!.changes), [
     {
       path: "edited",
       kind: "modified",
@@ -732,6 +744,19 @@ test("rawEntries: every tar entry as the layer states it, whiteouts and unresolv
   ];
   const { v } = await view(items, { rawEntries: true, digests: true });
   const sha = (b: string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+  // Each regular file's data offset leads to its bytes.
+  for (const [i, l] of v.layers.entries()) {
+    for (const r of l.rawEntries ?? []) {
+      assert.equal(r.offset !== undefined, r.type === "file", r.path);
+      const offset = r.offset;
+      delete r.offset;
+      if (offset === undefined || r.size === 0) continue;
+      const parts: Buffer[] = [];
+      for await (const c of v.readContent({ layer: i, offset, size: r.size }, r.path)) parts.push(c);
+      const got = `sha256:${createHash("sha256").update(Buffer.concat(parts)).digest("hex")}`;
+      if (r.digest) assert.equal(got, r.digest, r.path);
+    }
+  }
   assert.deepEqual(v.layers[0]!.rawEntries, [
     { path: "etc", type: "directory", size: 0, mode: 0o755, uid: 0, gid: 0 },
     { path: "le", type: "symlink", size: 0, mode: 0o777, uid: 0, gid: 0, linkpath: "/etc" },
@@ -794,4 +819,51 @@ test("a layer that ends right after its last entry's data (umoci 0.4.7) is read;
       },
     );
   }
+});
+
+test("changes record where each state's bytes are; afterStates records what a layer left; afterLayer sees each layer's tree", async () => {
+  const seen: string[][] = [];
+  const { v } = await view(
+    [
+      [F("keep", "one"), F("gone", "two"), S("ln", "keep"), F("t", "x")],
+      [F("keep", "three", { mode: 0o600 }), W(".wh.gone"), H("hl", "keep"), S("ln", "t")],
+    ],
+    {
+      afterStates: true,
+      afterLayer: (i, nodes) => seen.push([String(i), ...[...nodes].map((n) => n.path).sort()]),
+    },
+  );
+  assert.deepEqual(seen, [
+    ["0", ".", "gone", "keep", "ln", "t"],
+    ["1", ".", "hl", "keep", "ln", "t"],
+  ]);
+  const read = async (c: { layer: number; offset: number }, size: number) => {
+    const parts: Buffer[] = [];
+    for await (const b of v.readContent({ ...c, size }, "x")) parts.push(b);
+    return Buffer.concat(parts).toString();
+  };
+  const by = (i: number, path: string) => v.layers[i]!.changes.find((c) => c.path === path)!;
+  const keep0 = by(0, "keep");
+  assert.equal(keep0.kind, "added");
+  assert.equal(keep0.before, undefined);
+  assert.equal(await read(keep0.after!.content!, 3), "one");
+  const keep1 = by(1, "keep");
+  assert.equal(await read(keep1.before!.content!, 3), "one", "the replaced bytes, still readable");
+  assert.equal(await read(keep1.after!.content!, 5), "three");
+  assert.deepEqual([keep1.after!.mode, keep1.after!.layer, keep1.after!.size], [0o600, 1, 5]);
+  assert.equal(keep1.before!.ino, keep0.after!.ino);
+  assert.notEqual(keep1.after!.ino, keep0.after!.ino, "a new file, a new inode");
+  const gone = by(1, "gone");
+  assert.deepEqual(
+    [gone.kind, gone.after, await read(gone.before!.content!, 3)],
+    ["removed", undefined, "two"],
+  );
+  const hl = by(1, "hl");
+  assert.deepEqual([hl.kind, hl.after!.hardlinkTo, hl.after!.ino], ["added", "keep", keep1.after!.ino]);
+  const ln = by(1, "ln");
+  assert.deepEqual([ln.before!.linkTarget, ln.after!.linkTarget], ["keep", "t"]);
+  // Without afterStates, no after states.
+  const plain = await view([[F("a")]]);
+  assert.equal(plain.v.layers[0]!.changes[0]!.after, undefined);
+  assert.throws(() => v.readContent({ layer: 9, offset: 0, size: 1 }, "x"), { code: "E_USAGE" });
 });

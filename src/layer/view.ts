@@ -91,6 +91,8 @@ export interface RawEntry {
   linkpath?: string | undefined;
   /** sha256 of a regular file's data, with `digests: true` (not computed for whiteout markers). */
   digest?: Digest | undefined;
+  /** Regular files: the offset of the data in the layer's uncompressed tar (where `readContent` finds it). */
+  offset?: number | undefined;
 }
 
 export interface ViewOptions<K = Buffer> {
@@ -100,6 +102,13 @@ export interface ViewOptions<K = Buffer> {
   signal?: AbortSignal | undefined;
   /** Keep every layer's raw entries (`ViewLayerInfo.rawEntries`), for dive-compatible listings. Default false. */
   rawEntries?: boolean | undefined;
+  /** Changes record the state each layer left a node in (`LayerChange.after`), for the explorer. Default false. */
+  afterStates?: boolean | undefined;
+  /**
+   * Called after each layer is applied with every node of the view as it is then (the root first; a node may
+   * change afterwards, so read what is needed during the call).
+   */
+  afterLayer?: ((index: number, nodes: IterableIterator<ViewNode>) => void) | undefined;
   /** start / progress (compressed bytes) / end per layer, and warnings. */
   events?: EventSink | undefined;
   /**
@@ -241,7 +250,37 @@ export class SquashedView<K = Buffer> {
     return this.#read(node, opts);
   }
 
-  async *#read(node: TreeNode, opts: ReadOptions): AsyncGenerator<Buffer> {
+  /**
+   * The bytes stored at `content` (a layer and the offset of a regular file's data in its tar, as
+   * LayerChange states record them): a file's content as of an earlier layer, even if later layers replaced it.
+   * `path` names it in errors; with `digest` the bytes are checked as readFile checks them.
+   */
+  readContent(
+    content: { layer: number; offset: number; size: number; digest?: Digest | undefined },
+    path: string,
+    opts: ReadOptions = {},
+  ): AsyncIterable<Buffer> {
+    if (!Number.isInteger(content.layer) || this.#sources[content.layer] === undefined) {
+      throw new OslessError("E_USAGE", `readContent: there is no layer ${content.layer} in this view`, {
+        hint: "pass a content location recorded by this view",
+      });
+    }
+    return this.#read(
+      {
+        path,
+        contentLayer: content.layer,
+        contentOffset: content.offset,
+        size: content.size,
+        digest: content.digest,
+      },
+      opts,
+    );
+  }
+
+  async *#read(
+    node: Pick<TreeNode, "path" | "contentLayer" | "contentOffset" | "size" | "digest">,
+    opts: ReadOptions,
+  ): AsyncGenerator<Buffer> {
     const source = this.#sources[node.contentLayer]!;
     const what = `${layerLabel(source)}, "${printable(node.path)}"`;
     const offset = node.contentOffset;
@@ -324,7 +363,7 @@ export async function buildView<K = Buffer>(
   layers: LayerSource[],
   opts: ViewOptions<K> = {},
 ): Promise<SquashedView<K>> {
-  const tree = new Tree();
+  const tree = new Tree(opts.afterStates ?? false);
   const infos: ViewLayerInfo[] = [];
   const budget: ImageBudget = { used: 0 };
   const { limits, signal, events } = opts;
@@ -414,6 +453,7 @@ export async function buildView<K = Buffer>(
             gid: h.gid,
           };
           if (h.type === "symlink" || h.type === "hardlink") r.linkpath = h.linkpath;
+          else if (h.type === "file") r.offset = e.dataOffset;
           if (digest !== undefined) r.digest = digest;
           raw.push(r);
         }
@@ -434,6 +474,7 @@ export async function buildView<K = Buffer>(
       }
     }
     const changes = tree.endLayer();
+    opts.afterLayer?.(i, tree.nodes.values());
     const info: ViewLayerInfo = {
       index: i,
       digest: id as Digest,
