@@ -459,6 +459,8 @@ const { registerRegistryCommands } = await import("./commands/registry.ts");
 registerRegistryCommands(program, { io, store, act });
 const { registerAnalyzeCommand } = await import("./commands/analyze.ts");
 registerAnalyzeCommand(program, { io, store, act });
+const { registerDiffCommand } = await import("./commands/diff.ts");
+registerDiffCommand(program, { io, store, act });
 
 program.hook("preAction", (_this, action) => {
   jsonErrors = Boolean((action.opts() as { json?: boolean }).json);

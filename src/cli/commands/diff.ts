@@ -25,25 +25,33 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import type { DiffChanged, DiffFile, ImagesDiff } from "../../explorer/diff.ts";
-import { type CommandContext, interruptible } from "./registry.ts";
+import { type CommandContext, interruptible, remoteFlags, remoteOptions } from "./registry.ts";
 
 interface DiffFlags {
   platform?: string | undefined;
   json?: boolean | undefined;
+  tlsVerify?: string | undefined;
+  creds?: string | undefined;
+  authfile?: string | undefined;
 }
 
 export function registerDiffCommand(program: Command, ctx: CommandContext): void {
   const { io, act } = ctx;
-  program
-    .command("diff")
-    .description("What differs between two images' filesystems: files added, removed and changed")
-    .argument("<image-a>", "the old image: name, ID or digest of an image in the store")
-    .argument("<image-b>", "the new image, compared with the old one")
-    .option(
-      "--platform <os/arch[/variant]>",
-      "platform to pick from multi-platform images, for both (default: this host's)",
-    )
-    .option("--json", "print the differences as JSON")
+  remoteFlags(
+    program
+      .command("diff")
+      .description("What differs between two images' filesystems: files added, removed and changed")
+      .argument(
+        "<image-a>",
+        "the old image: a name, ID or digest in the store, docker://REF, oci:DIR[:ref], oci-archive:FILE[:ref] or docker-archive:FILE[:name]",
+      )
+      .argument("<image-b>", "the new image, compared with the old one (same forms)")
+      .option(
+        "--platform <os/arch[/variant]>",
+        "platform to pick from multi-platform images, for both (default: this host's)",
+      )
+      .option("--json", "print the differences as JSON"),
+  )
     .addHelpText(
       "after",
       `
@@ -57,17 +65,42 @@ Examples:
   osless diff debian:bookworm app:1
   osless diff app:1 app:2 | grep '^C'
   osless diff --json app:1 app:2 | jq -r '.changed[] | "\\(.path) \\(.changes)"'
-  osless diff --platform linux/arm64 alpine:3.19 alpine:3.20`,
+  osless diff --platform linux/arm64 alpine:3.19 alpine:3.20
+  osless diff docker://127.0.0.1:5000/app:1 oci-archive:app-2.tar`,
     )
     .action(
       act(async (imageA: string, imageB: string, opts: DiffFlags) => {
-        const { diffStoreImages } = await import("../../explorer/diff.ts");
+        const { diffImages } = await import("../../explorer/diff.ts");
+        const { openImageSource } = await import("../../transfer/open.ts");
         const { parsePlatform } = await import("../../spec/platform.ts");
         const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
-        const store = await ctx.store();
-        const result = await interruptible("nothing was written", (signal) =>
-          diffStoreImages(store, imageA, imageB, { platform, signal }),
-        );
+        const remote = [imageA, imageB].some((i) => i.startsWith("docker://"))
+          ? await remoteOptions(opts)
+          : undefined;
+        const result = await interruptible("nothing was written", async (signal) => {
+          const open = (input: string) =>
+            openImageSource(input, {
+              store: ctx.store,
+              remote: remote && { ...remote, signal },
+              platform,
+              signal,
+            });
+          const a = await open(imageA);
+          try {
+            const b = await open(imageB);
+            try {
+              const side = (s: typeof a) => ({
+                info: { source: s.source, name: s.name, digest: s.digest, id: s.id, platform: s.platform },
+                layers: s.layers,
+              });
+              return await diffImages(side(a), side(b), { signal });
+            } finally {
+              await b.close();
+            }
+          } finally {
+            await a.close();
+          }
+        });
         if (opts.json) (await import("../output/report.ts")).printJson(io, result);
         else {
           const { printable } = await import("../../layer/paths.ts");
