@@ -1,0 +1,300 @@
+import assert from "node:assert/strict";
+import { lstatSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { memLayers, umociUnpack, writeLayout } from "../layer/view-testkit.ts";
+import type { ImageConfig } from "../spec/schemas.ts";
+import type { TarWriteEntry, TarWriteItem } from "../tar/index.ts";
+import { prng } from "../tar/testkit.ts";
+import { buildExplorerModel, diveCommand } from "./model.ts";
+import type { FileNode } from "./types.ts";
+
+const T = 1_700_000_000;
+const bytes = (n: number, fill = 0x61) => Buffer.alloc(n, fill);
+function F(path: string, data: Buffer, extra: Partial<TarWriteEntry> = {}): TarWriteItem {
+  return { entry: { path, type: "file", mode: 0o644, mtime: T, ...extra }, body: data };
+}
+const D = (path: string): TarWriteItem => ({ entry: { path, type: "directory", mode: 0o755, mtime: T } });
+const W = (path: string): TarWriteItem => ({
+  entry: { path, type: "file", mode: 0, mtime: T },
+  body: Buffer.alloc(0),
+});
+
+function config(history: { created_by: string; empty_layer?: boolean }[], layers: number): ImageConfig {
+  return {
+    architecture: "amd64",
+    os: "linux",
+    rootfs: { type: "layers", diff_ids: Array.from({ length: layers }, () => "") },
+    history,
+  } as unknown as ImageConfig;
+}
+
+async function model(
+  layers: TarWriteItem[][],
+  history: { created_by: string; empty_layer?: boolean }[] = [],
+) {
+  const mem = await memLayers(layers);
+  const m = await buildExplorerModel(
+    { source: "test", name: "test", digest: null, id: null, platform: "linux/amd64" },
+    config(history, layers.length),
+    mem.sources.map((s) => s.descriptor),
+    mem.sources,
+  );
+  return { m, mem };
+}
+
+/** Three layers whose every figure is worked out by hand below. */
+const LAYERS: TarWriteItem[][] = [
+  [
+    D("etc"),
+    F("etc/a", bytes(100)),
+    F("etc/b", bytes(50)),
+    D("var"),
+    F("var/x", bytes(30)),
+    F("var/y", bytes(20)),
+    F("keep", bytes(10)),
+  ],
+  // etc/a again with the same bytes, mode 0600 (metadata only); rm etc/b; rm -rf var; keep rewritten.
+  [
+    F("etc/a", bytes(100), { mode: 0o600 }),
+    W("etc/.wh.b"),
+    F("etc/c", bytes(5)),
+    W(".wh.var"),
+    F("keep", bytes(12, 0x62)),
+  ],
+  // An opaque etc: what lower layers put there is gone.
+  [D("etc"), W("etc/.wh..wh..opq"), F("etc/new", bytes(7))],
+];
+
+test("dive's figures, as dive computes them (every copy counted, rm -rf sized by its directory, opaque ignored)", async () => {
+  const { m } = await model(LAYERS);
+  const d = m.metrics.dive;
+  // Leaves per path: /etc/a 100+100, /etc/b 50+0 (the whiteout of a file counts 0), /keep 10+12, /var 50 (the
+  // whiteout of a directory counts its subtree), /var/x 30, /var/y 20, /etc/c 5, /etc/new 7.
+  assert.equal(d.sizeBytes, 210 + 117 + 7);
+  assert.equal(d.userSizeBytes, 117 + 7);
+  assert.equal(d.efficiency, (100 + 0 + 10 + 50 + 30 + 20 + 5 + 7) / (200 + 50 + 22 + 50 + 30 + 20 + 5 + 7));
+  assert.equal(d.wastedBytes, 200 + 50 + 22);
+  assert.equal(d.userWastedPercent, 272 / 124);
+  assert.deepEqual(d.inefficient, [
+    { file: "/etc/a", count: 2, sizeBytes: 200 },
+    { file: "/etc/b", count: 2, sizeBytes: 50 },
+    { file: "/keep", count: 2, sizeBytes: 22 },
+  ]);
+});
+
+test("dive's defects reproduced: a whiteout with nothing below ends that layer's walk; one layer gives NaN", async () => {
+  // Layer 1's leaves in dive's order: /.wh.nothing (missing below: the walk stops), then /z is never counted.
+  const { m } = await model([[F("a", bytes(10))], [W(".wh.nothing"), F("z", bytes(40)), F("a", bytes(10))]]);
+  assert.deepEqual(m.metrics.dive.inefficient, [], "nothing after the bad whiteout was counted");
+  assert.equal(m.metrics.dive.efficiency, 1);
+  const one = (await model([[F("a", bytes(10))]])).m.metrics.dive;
+  assert.ok(Number.isNaN(one.userWastedPercent), "0/0 as in dive");
+  assert.equal(one.efficiency, 1);
+});
+
+test("exact figures: what squashing reclaims, every hidden copy attributed to its cause", async () => {
+  const { m } = await model(LAYERS);
+  const e = m.metrics.exact;
+  assert.equal(e.totalBytes, 334);
+  assert.equal(e.finalBytes, 12 + 7, "keep and etc/new are all that is left");
+  assert.equal(e.wastedBytes, 315);
+  assert.equal(e.efficiency, 19 / 334);
+  assert.deepEqual(
+    e.waste.map((w) => [w.path, w.bytes, w.cause, w.layer, w.by]),
+    [
+      ["etc/a", 100, "metadata-only", 0, 1],
+      ["etc/a", 100, "deleted", 1, 2],
+      ["etc/b", 50, "deleted", 0, 1],
+      ["var/x", 30, "deleted", 0, 1],
+      ["var/y", 20, "deleted", 0, 1],
+      ["keep", 10, "overwritten", 0, 1],
+      ["etc/c", 5, "deleted", 1, 2],
+    ],
+  );
+  assert.equal(
+    e.waste.reduce((n, w) => n + w.bytes, 0),
+    e.wastedBytes,
+  );
+  assert.deepEqual(e.byCause, { overwritten: 10, deleted: 205, "metadata-only": 100 });
+  // The base (layer 0) wastes nothing on its own: every user byte wasted is the user's.
+  assert.deepEqual([e.baseLayers, e.userBytes, e.userWastedBytes], [1, 124, 315]);
+  assert.equal(e.userWastedPercent, 315 / 124);
+});
+
+test("layers: dive's command from the history, empty layers skipped; change counts; raw entries", async () => {
+  const { m } = await model(LAYERS, [
+    { created_by: "/bin/sh -c #(nop) ADD file:abc in / " },
+    { created_by: '/bin/sh -c #(nop)  CMD ["bash"]', empty_layer: true },
+    { created_by: "/bin/sh -c apt-get update && rm -rf /var" },
+    { created_by: "COPY new /etc/new # buildkit" },
+  ]);
+  assert.deepEqual(
+    m.layers.map((l) => l.command),
+    ["ADD file:abc in /", "apt-get update && rm -rf /var", "COPY new /etc/new # buildkit"],
+  );
+  assert.equal(m.layers[1]?.createdBy, "/bin/sh -c apt-get update && rm -rf /var");
+  assert.deepEqual(
+    m.layers.map((l) => [l.size, l.entries, l.added, l.modified, l.removed]),
+    [
+      [210, 7, 7, 0, 0],
+      [117, 5, 1, 2, 4],
+      [7, 3, 1, 1, 2],
+    ],
+  );
+  assert.ok(m.layers.every((l) => l.mediaType.endsWith("tar+gzip") && l.compressedSize > 0));
+  assert.deepEqual(
+    m.rawEntries(1).map((r) => r.path),
+    ["etc/a", "etc/.wh.b", "etc/c", ".wh.var", "keep"],
+  );
+  assert.equal(diveCommand(undefined), "");
+  assert.throws(() => m.rawEntries(3), { code: "E_USAGE" });
+});
+
+function markers(n: FileNode, out = new Map<string, string>()): Map<string, string> {
+  if (n.path !== "") out.set(n.path, `${n.marker}:${n.size}`);
+  for (const c of n.children ?? []) markers(c, out);
+  return out;
+}
+
+test("trees as of each layer with dive's markers, in layer and aggregated compare modes", async () => {
+  const { m } = await model(LAYERS);
+  const t0 = m.tree(0, "layer");
+  assert.ok(
+    [...markers(t0.root).values()].every((v) => v.startsWith("unmodified")),
+    "layer 0 marks nothing",
+  );
+  assert.deepEqual(Object.fromEntries(markers(m.tree(1, "layer").root)), {
+    etc: "modified:105", // a (100) and c (5); the removed b is left out of the size
+    "etc/a": "modified:100",
+    "etc/b": "removed:50",
+    "etc/c": "added:5",
+    keep: "modified:12",
+    var: "removed:50",
+    "var/x": "removed:30",
+    "var/y": "removed:20",
+  });
+  assert.deepEqual(Object.fromEntries(markers(m.tree(2, "layer").root)), {
+    etc: "modified:7",
+    "etc/a": "removed:100",
+    "etc/c": "removed:5",
+    "etc/new": "added:7",
+    keep: "unmodified:12",
+  });
+  // Aggregated: layers 1..2 against layer 0.
+  assert.deepEqual(Object.fromEntries(markers(m.tree(2, "aggregated").root)), {
+    etc: "modified:7",
+    "etc/a": "removed:100",
+    "etc/b": "removed:50",
+    "etc/new": "added:7",
+    keep: "modified:12",
+    var: "removed:50",
+    "var/x": "removed:30",
+    "var/y": "removed:20",
+  });
+  const t = m.tree(1, "layer");
+  assert.equal(t.get("/etc/a/")?.mode, 0o600);
+  assert.equal(t.get("etc/b")?.layer, 1, "a removed node names the layer that removed it");
+  assert.equal(t.get(".")?.path, "");
+  assert.equal(t.size, 8);
+  assert.equal(m.tree(1, "layer"), t, "cached");
+  assert.throws(() => m.tree(3, "layer"), { code: "E_USAGE" });
+});
+
+test("files of any layer read back, the largest files listed", async () => {
+  const { m } = await model(LAYERS);
+  const read = async (path: string, layer?: number) => {
+    const parts: Buffer[] = [];
+    for await (const c of m.readFile(path, layer)) parts.push(c);
+    return Buffer.concat(parts);
+  };
+  assert.deepEqual(await read("/keep", 0), bytes(10));
+  assert.deepEqual(await read("/keep"), bytes(12, 0x62));
+  assert.deepEqual(await read("etc/b", 0), bytes(50));
+  assert.throws(() => m.readFile("etc/b", 1), { code: "E_NOT_FOUND" });
+  assert.throws(() => m.readFile("etc", 0), { code: "E_NOT_FOUND" });
+  assert.deepEqual(m.largest(5), [
+    { path: "keep", size: 12, layer: 1 },
+    { path: "etc/new", size: 7, layer: 2 },
+  ]);
+});
+
+/** Regular-file bytes of an unpacked root, each inode once (the reference for finalBytes). */
+function unpackedBytes(root: string): number {
+  const seen = new Set<number>();
+  let total = 0;
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && !seen.has(st.ino)) {
+        seen.add(st.ino);
+        total += st.size;
+      }
+    }
+  };
+  walk(root);
+  return total;
+}
+
+test("exact figures agree with umoci: random layers that add, rewrite, chmod, delete, rm -rf and make opaque directories", async () => {
+  const rand = prng(20261128);
+  const pick = <X>(xs: X[]): X => xs[Math.floor(rand() * xs.length)]!;
+  const dirs = ["a", "b", "a/c"];
+  const names = ["f1", "f2", "f3"];
+  for (let round = 0; round < 6; round++) {
+    const layers: TarWriteItem[][] = [];
+    const existing = new Set<string>();
+    for (let l = 0; l < 4; l++) {
+      const items: TarWriteItem[] = [];
+      const used = new Set<string>();
+      for (let k = 0; k < 8; k++) {
+        const dir = pick(dirs);
+        const path = `${dir}/${pick(names)}`;
+        if (used.has(path) || used.has(dir)) continue;
+        used.add(path);
+        const r = rand();
+        if (r < 0.55 || l === 0) {
+          items.push(D(dir.split("/")[0]!));
+          if (dir.includes("/")) items.push(D(dir));
+          items.push(
+            F(path, bytes(1 + Math.floor(rand() * 300), 0x61 + Math.floor(rand() * 3)), {
+              mode: pick([0o644, 0o600]),
+            }),
+          );
+          existing.add(path);
+        } else if (r < 0.8 && existing.has(path)) {
+          items.push(W(`${dir}/.wh.${path.slice(dir.length + 1)}`));
+        } else if (r < 0.9) {
+          used.add(dir);
+          items.push(W(dir.includes("/") ? `a/.wh.c` : `.wh.${dir}`));
+        } else {
+          used.add(dir);
+          items.push(D(dir.split("/")[0]!), ...(dir.includes("/") ? [D(dir)] : []), W(`${dir}/.wh..wh..opq`));
+        }
+      }
+      layers.push(items);
+    }
+    const { m } = await model(layers);
+    const e = m.metrics.exact;
+    const final = unpackedBytes(await umociUnpack(await writeLayout(layers)));
+    assert.equal(e.finalBytes, final, `round ${round}: the bytes umoci unpacks`);
+    assert.equal(e.wastedBytes, e.totalBytes - final);
+    assert.equal(
+      e.waste.reduce((n, w) => n + w.bytes, 0),
+      e.wastedBytes,
+      `round ${round}: every wasted byte attributed`,
+    );
+    // The last layer's tree, without removed nodes, is the final filesystem's regular files.
+    const last = m.tree(layers.length - 1, "layer");
+    let files = 0;
+    const walk = (n: FileNode) => {
+      if (n.marker === "removed") return;
+      if (n.type === "file") files += n.size;
+      for (const c of n.children ?? []) walk(c);
+    };
+    walk(last.root);
+    assert.equal(files, final, `round ${round}: the tree shows what is left`);
+  }
+});
