@@ -461,6 +461,8 @@ const { registerAnalyzeCommand } = await import("./commands/analyze.ts");
 registerAnalyzeCommand(program, { io, store, act });
 const { registerDiffCommand } = await import("./commands/diff.ts");
 registerDiffCommand(program, { io, store, act });
+const { registerExploreCommand } = await import("./commands/explore.ts");
+registerExploreCommand(program, { io, store, act });
 
 program.hook("preAction", (_this, action) => {
   jsonErrors = Boolean((action.opts() as { json?: boolean }).json);
