@@ -94,7 +94,7 @@ button.link { border: none; background: none; color: #0969da; cursor: pointer; p
 .crumbs { font-family: var(--mono); font-size: 0.85rem; margin-bottom: 0.3rem; }
 .crumbs button { border: none; background: none; color: #0969da; cursor: pointer; padding: 0; font-family: var(--mono); }
 .treemap { position: relative; width: 100%; height: calc(100vh - 14rem); min-height: 320px; background: #eef0f2; overflow: hidden; border-radius: 4px; }
-.tm { position: absolute; overflow: hidden; border: 1px solid #fff; font-size: 0.72rem; line-height: 1rem; padding: 0 0.2rem; color: #1d2125; }
+.tm { position: absolute; overflow: hidden; border: 1px solid #fff; font-size: 0.72rem; line-height: 1rem; color: #1d2125; }
 .tm.tm-file { background: #b6d4fe; }
 .tm.tm-dir { background: #d7dde5; cursor: zoom-in; }
 .tm.tm-dir > .tm-label { font-weight: 600; }
@@ -102,6 +102,6 @@ button.link { border: none; background: none; color: #0969da; cursor: pointer; p
 .tm.tm-file.m-modified { background: #f9dc8c; }
 .tm.tm-rest { background: #e5e7ea; color: var(--muted); }
 .tm.tm-file:hover, .tm.tm-dir:hover { outline: 2px solid #0969da; z-index: 1; }
-.tm-label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; pointer-events: none; }
+.tm-label { padding: 0 0.2rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; pointer-events: none; }
 .note { font-size: 0.75rem; color: var(--muted); margin-top: 0.3rem; }
 `;

@@ -78,6 +78,11 @@ export const PAGE_JS = String.raw`"use strict";
     return (v * 100).toFixed(digits === undefined ? 2 : digits) + " %";
   }
 
+  // dive writes its paths with a leading "/", the model without one.
+  function abs(p) {
+    return p.charAt(0) === "/" ? p : "/" + p;
+  }
+
   function short(d) {
     if (!d) return "";
     var i = d.indexOf(":");
@@ -250,7 +255,7 @@ export const PAGE_JS = String.raw`"use strict";
     fig(a, "User wasted percent", pct(dive.userWastedPercent), "wasted bytes / bytes of the layers above the first");
     fig(a, "Total size", human(dive.sizeBytes), bytes(dive.sizeBytes));
     var ineff = dive.inefficient.slice(0, SHOWN).map(function (f) {
-      return [String(f.count), human(f.sizeBytes), "/" + f.file];
+      return [String(f.count), human(f.sizeBytes), abs(f.file)];
     });
     if (ineff.length) a.appendChild(table(["Count", "Total Space", "Path"], ineff, [true, true, false]));
     if (dive.inefficientCount > SHOWN) a.appendChild(el("p", "sub", "and " + (dive.inefficientCount - SHOWN) + " more"));
@@ -286,7 +291,7 @@ export const PAGE_JS = String.raw`"use strict";
         human(exact.byCause["metadata-only"]),
     );
     var waste = exact.waste.slice(0, SHOWN).map(function (w) {
-      return [human(w.bytes), w.cause, w.layer + " → " + w.by, "/" + w.path];
+      return [human(w.bytes), w.cause, w.layer + " → " + w.by, abs(w.path)];
     });
     if (waste.length) b.appendChild(table(["Bytes", "Cause", "Layers", "Path"], waste, [true, false, false, false]));
     if (exact.wasteCount > SHOWN) b.appendChild(el("p", "sub", "and " + (exact.wasteCount - SHOWN) + " more"));
