@@ -5,6 +5,8 @@ import { lstat, readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 
 const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+/** tsx's loader by absolute URL, so that a test may run the CLI in any working directory. */
+const TSX = import.meta.resolve("tsx");
 
 export interface CliResult {
   code: number;
@@ -15,11 +17,12 @@ export interface CliResult {
 export function osless(
   root: string,
   args: string[],
-  opts: { input?: Buffer; env?: Record<string, string> } = {},
+  opts: { input?: Buffer; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
       env: { ...process.env, OSLESS_ROOT: root, NO_COLOR: "1", ...opts.env },
+      cwd: opts.cwd,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
