@@ -348,6 +348,21 @@ async function exercise(browser: Browser, model: ExplorerModel, shots: boolean):
     assert.equal(await page.locator(row("app")).getAttribute("aria-expanded"), "true");
     assert.ok(await page.locator(row("app/lib/libfoo.so")).isVisible());
     if (shots) await page.screenshot({ path: join(SHOTS, "explore-web-search.png") });
+    // dive's keys in the tree: up, left to the parent, left closes, right opens, j goes down.
+    await page.locator(row("app/lib/libfoo.so")).click();
+    await page.keyboard.press("ArrowUp");
+    await reach(page, `${row("app/lib/libbar.so")}.selected:focus`, "up selects the row above");
+    await page.keyboard.press("ArrowLeft");
+    await reach(page, `${row("app/lib")}.selected:focus`, "left goes to the parent");
+    await page.keyboard.press("ArrowLeft");
+    await reach(page, `${row("app/lib")}[aria-expanded="false"]`, "left closes the directory");
+    assert.equal(await page.locator(row("app/lib/libbar.so")).count(), 0);
+    await page.keyboard.press("ArrowRight");
+    await reach(page, `${row("app/lib")}[aria-expanded="true"]`, "right opens it");
+    await page.keyboard.press("j");
+    await reach(page, `${row("app/lib/libbar.so")}.selected`, "j goes down");
+    await page.keyboard.press("/");
+    assert.equal(await page.evaluate("document.activeElement.id"), "search", "/ goes to the search box");
     // A bad pattern: the server's reason under the box, no results.
     await page.fill("#search", "lib(");
     await page.press("#search", "Enter");

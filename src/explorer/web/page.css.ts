@@ -77,6 +77,9 @@ button.link { border: none; background: none; color: #0969da; cursor: pointer; p
 .tree .row { cursor: default; }
 .tree .row:hover { background: #f3f4f6; }
 .tree .row.selected { background: var(--sel); }
+.tree .row:focus { outline: 1px dotted #0969da; outline-offset: -1px; }
+.tree:focus-visible { outline: 2px solid #9ec1ff; }
+.layers tbody tr:focus-visible { outline: 2px solid #9ec1ff; outline-offset: -2px; }
 .row .toggle { display: inline-block; width: 1rem; text-align: center; cursor: pointer; color: var(--muted); flex: none; }
 .row .marker { width: 1rem; font-weight: 700; flex: none; }
 .row .perm { width: 6.5rem; flex: none; }

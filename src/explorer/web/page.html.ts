@@ -64,7 +64,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
       <div id="tree-title" class="view-title"></div>
       <div class="legend"><span class="m-added">A added</span> <span class="m-modified">M modified</span> <span class="m-removed">D removed</span> <span>unmodified</span></div>
       <div class="tree-head row"><span class="marker"></span><span class="perm">Permission</span><span class="owner">UID:GID</span><span class="size">Size</span><span class="name">Name</span></div>
-      <div id="tree" class="tree" role="tree" aria-label="Files"></div>
+      <div id="tree" class="tree" role="tree" aria-label="Files (keys: up, down, left, right, space; / to search)" tabindex="0"></div>
       <div id="selection" class="selection"></div>
     </div>
     <div id="view-treemap" role="tabpanel" aria-labelledby="tab-treemap" hidden>

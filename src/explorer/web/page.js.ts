@@ -162,8 +162,17 @@ export const PAGE_JS = String.raw`"use strict";
       var td = el("td", "cmd", cmd);
       if (l.createdBy) td.title = l.createdBy;
       tr.appendChild(td);
+      tr.tabIndex = 0;
       tr.addEventListener("click", function () {
         selectLayer(l.index);
+      });
+      tr.addEventListener("keydown", function (ev) {
+        var to = ev.key === "ArrowDown" ? l.index + 1 : ev.key === "ArrowUp" ? l.index - 1 : ev.key === "Enter" ? l.index : -1;
+        if (to < 0 || to >= state.info.layers.length) return;
+        ev.preventDefault();
+        selectLayer(to);
+        var next = body.querySelector('tr[data-layer="' + to + '"]');
+        if (next) next.focus();
       });
       rows.push(tr);
     });
@@ -361,6 +370,7 @@ export const PAGE_JS = String.raw`"use strict";
       });
       row.appendChild(a);
     }
+    row.tabIndex = -1;
     if (state.selected === e.path) row.classList.add("selected");
     row.addEventListener("click", function () {
       select(e.path);
@@ -396,11 +406,16 @@ export const PAGE_JS = String.raw`"use strict";
 
   function renderTree() {
     var tree = $("tree");
+    var hadFocus = tree.contains(document.activeElement);
     state.rows = new Map();
     var rows = [];
     var root = state.dirs.get("");
     if (root) addRows(rows, root, 0);
     tree.replaceChildren.apply(tree, rows);
+    if (hadFocus) {
+      var sel = state.selected !== null ? state.rows.get(state.selected) : undefined;
+      (sel ? sel.row : tree).focus({ preventScroll: true });
+    }
     $("tree-title").textContent =
       (state.mode === "layer"
         ? "Current layer contents: layer " + state.layer + " against layers below"
@@ -433,6 +448,61 @@ export const PAGE_JS = String.raw`"use strict";
       v.row.classList.toggle("selected", k === path);
     });
     renderSelection();
+  }
+
+  // Keys as in dive's tree pane: up/k, down/j, right/l opens a directory (or enters it), left/h closes it (or goes
+  // to the parent), space or enter opens and closes.
+  function treeKey(ev) {
+    var rows = Array.prototype.slice.call($("tree").querySelectorAll(".row[data-path]"));
+    if (rows.length === 0) return;
+    var i = rows.findIndex(function (r) {
+      return r.dataset.path === state.selected;
+    });
+    var cur = i >= 0 ? state.rows.get(state.selected) : undefined;
+    var isDir = cur && cur.entry.type === "directory";
+    var open = isDir && state.expanded.has(cur.entry.path);
+    var go = function (k) {
+      var r = rows[Math.max(0, Math.min(rows.length - 1, k))];
+      select(r.dataset.path);
+      r.focus();
+      r.scrollIntoView({ block: "nearest" });
+    };
+    switch (ev.key) {
+      case "ArrowDown":
+      case "j":
+        go(i + 1);
+        break;
+      case "ArrowUp":
+      case "k":
+        go(i < 0 ? 0 : i - 1);
+        break;
+      case "ArrowRight":
+      case "l":
+        if (!cur) go(0);
+        else if (isDir && !open) toggleDir(cur.entry.path);
+        else if (open) go(i + 1);
+        break;
+      case "ArrowLeft":
+      case "h":
+        if (!cur) go(0);
+        else if (open) toggleDir(cur.entry.path);
+        else if (cur.entry.path.indexOf("/") > 0) {
+          var parent = parentOf(cur.entry.path);
+          go(
+            rows.findIndex(function (r) {
+              return r.dataset.path === parent;
+            }),
+          );
+        }
+        break;
+      case " ":
+      case "Enter":
+        if (isDir) toggleDir(cur.entry.path);
+        break;
+      default:
+        return;
+    }
+    ev.preventDefault();
   }
 
   function renderSelection() {
@@ -809,6 +879,18 @@ export const PAGE_JS = String.raw`"use strict";
     });
     $("search-close").addEventListener("click", function () {
       $("search-panel").hidden = true;
+    });
+    $("tree").addEventListener("keydown", treeKey);
+    $("search").addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape") $("search-panel").hidden = true;
+    });
+    document.addEventListener("keydown", function (ev) {
+      var t = ev.target;
+      var typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA");
+      if (ev.key === "/" && !typing && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+        ev.preventDefault();
+        $("search").focus();
+      }
     });
     var resizeTimer = 0;
     window.addEventListener("resize", function () {
