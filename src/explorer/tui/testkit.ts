@@ -120,6 +120,14 @@ function same(a: Item, b: Item): boolean {
   );
 }
 
+/** dive's command: created_by without a leading "/bin/sh -c " and "#(nop) ". */
+function diveCommand(createdBy: string | undefined): string {
+  let s = (createdBy ?? "").trim();
+  if (s.startsWith("/bin/sh -c ")) s = s.slice(11).trim();
+  if (s.startsWith("#(nop) ")) s = s.slice(7).trim();
+  return s;
+}
+
 function parentOf(path: string): string {
   const i = path.lastIndexOf("/");
   return i < 0 ? "" : path.slice(0, i);
@@ -210,7 +218,7 @@ export function fakeModel(specs: FakeLayerSpec[], opts: FakeModelOptions = {}): 
       diffId: id,
       size,
       entries,
-      command: spec.command ?? "",
+      command: diveCommand(spec.command),
       createdBy: spec.command ?? null,
       created: "2024-01-01T00:00:00Z",
       comment: null,

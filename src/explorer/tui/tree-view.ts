@@ -68,8 +68,13 @@ export class TreeView {
     if (known !== undefined) return known;
     this.work++;
     const { hidden, filter } = this.opts;
-    let v = !hidden.has(node.marker) && (filter === null || filter.test(`/${node.path}`));
-    if (!v && node.children) {
+    const shown = !hidden.has(node.marker);
+    let v = shown && (filter === null || filter.test(`/${node.path}`));
+    // dive's markers make two kinds of directory uniform: everything below an unmodified directory is unmodified
+    // (a changed child makes its directory modified), everything below a removed one is removed. Hiding that
+    // marker hides the whole subtree, without a look inside.
+    const uniform = !shown && filter === null && (node.marker === "unmodified" || node.marker === "removed");
+    if (!v && !uniform && node.children) {
       for (const c of node.children) {
         if (this.visible(c)) {
           v = true;

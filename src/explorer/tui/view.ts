@@ -189,6 +189,7 @@ export class ExplorerView {
   #layerTop = 0;
   #workDone = 0;
   #pending: Promise<void> = Promise.resolve();
+  #stale: { path: string | null; row: number } | null = null;
 
   constructor(model: ExplorerModel, opts: ViewOptions) {
     this.model = model;
@@ -209,15 +210,17 @@ export class ExplorerView {
   }
 
   get treeView(): TreeView {
-    return this.#tv;
+    return this.#ready();
   }
 
   /** The node under the tree cursor. */
   get selected(): FileNode | null {
+    this.#ready();
     return this.#cursor ? nodeAt(this.#cursor) : null;
   }
 
   get cursorRow(): number {
+    this.#ready();
     return this.#cursorRow;
   }
 
@@ -244,11 +247,24 @@ export class ExplorerView {
     });
   }
 
-  /** New tree (layer, compare mode, sort or filters changed): keep the cursor on its path, at its screen row. */
+  /**
+   * New tree (layer, compare mode, sort or filters changed): keep the cursor on its path, at its screen row. Done
+   * when the tree is next needed, so that keys arriving together (a held arrow in the Layers pane) ask the model
+   * for one tree, not one per key.
+   */
   #rebuild(): void {
-    const path = this.selected?.path ?? null;
-    this.#tv = this.#newTreeView();
-    this.#anchor(path, this.#cursorRow);
+    if (this.#stale) return;
+    this.#stale = { path: this.#cursor ? nodeAt(this.#cursor).path : null, row: this.#cursorRow };
+  }
+
+  #ready(): TreeView {
+    const s = this.#stale;
+    if (s) {
+      this.#stale = null;
+      this.#tv = this.#newTreeView();
+      this.#anchor(s.path, s.row);
+    }
+    return this.#tv;
   }
 
   /** Cursor on `path` (or what shows it), `row` rows below the top of the tree when there are that many above. */
@@ -261,14 +277,22 @@ export class ExplorerView {
       this.#cursorRow = 0;
       return;
     }
-    const back = tv.move(pos, -Math.max(0, Math.min(row, this.#layout().treeRows - 1)));
+    const rows = this.#layout().treeRows;
+    const back = tv.move(pos, -Math.max(0, Math.min(row, rows - 1)));
     this.#top = back.pos;
     this.#cursorRow = back.moved;
+    // No empty rows at the bottom while there are rows above the top: show as many as fit.
+    const below = tv.move(this.#top, rows - 1).moved + 1;
+    if (below < rows) {
+      const up = tv.move(this.#top, -(rows - below));
+      this.#top = up.pos;
+      this.#cursorRow += up.moved;
+    }
   }
 
   #down(n: number): void {
+    const tv = this.#ready();
     if (!this.#cursor || !this.#top) return;
-    const tv = this.#tv;
     const r = tv.move(this.#cursor, n);
     if (!r.moved) return;
     this.#cursor = r.pos;
@@ -281,8 +305,9 @@ export class ExplorerView {
   }
 
   #up(n: number): void {
+    const tv = this.#ready();
     if (!this.#cursor) return;
-    const r = this.#tv.move(this.#cursor, -n);
+    const r = tv.move(this.#cursor, -n);
     if (!r.moved) return;
     this.#cursor = r.pos;
     this.#cursorRow -= r.moved;
@@ -294,6 +319,7 @@ export class ExplorerView {
 
   /** Keep the cursor row inside the tree's rows after the layout changed (resize, footer lines). */
   #clampRows(): void {
+    if (this.#stale) return;
     const rows = this.#layout().treeRows;
     if (this.#top && this.#cursorRow > rows - 1) {
       this.#top = this.#tv.move(this.#top, this.#cursorRow - (rows - 1)).pos;
@@ -353,6 +379,7 @@ export class ExplorerView {
       const p = parts.slice(0, i).join("/");
       if (this.isCollapsed(p)) this.#toggleFold(p);
     }
+    this.#stale = null;
     this.#tv = this.#newTreeView();
     const clean = parts.join("/");
     let pos = this.#tv.find(clean);
@@ -460,7 +487,7 @@ export class ExplorerView {
 
   #treeKey(k: string): void {
     const rows = this.#layout().treeRows;
-    const tv = this.#tv;
+    const tv = this.#ready();
     switch (k) {
       case "up":
       case "k":
@@ -775,6 +802,7 @@ export class ExplorerView {
         fitLine(i === 0 ? [seg(truncate(msg, Math.max(0, width)))] : [], Math.max(0, width), m),
       );
     }
+    this.#ready();
     this.#clampRows();
     const L = this.#layout();
     const left: { line: Line; fill?: Style }[] = [
