@@ -6,59 +6,14 @@
  * `osless analyze hello` (the static hello program FROM scratch, the text report) end to end. Rounds alternate
  * after one warm-up of each. Goals: ≤ 1.3× the floor, ≤ 150 MB peak RSS, hello ≤ 150 ms.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { IMAGES, ociLayout } from "../test/fixtures/images.ts";
 import { needTool, tmpdir } from "../test/fixtures/tools.ts";
-import { machine, median } from "./util.ts";
-
-interface Run {
-  ms: number;
-  maxRssMB: number;
-  /** The floor's own time from its first blob read (view-child's line). */
-  innerMs?: number;
-}
+import { machine, measured, median, type Run, row } from "./util.ts";
 
 const CLI = new URL("../bin/osless.js", import.meta.url).pathname;
 const CHILD = new URL("./view-child.mjs", import.meta.url).pathname;
-
-/** Run `node ARGS` under /usr/bin/time: wall time of the whole process, its peak RSS and its stdout. */
-function measured(
-  time: string,
-  out: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<Run & { stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(time, ["-f", "%M", "-o", out, process.execPath, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", async (code) => {
-      const ms = performance.now() - t0;
-      if (code !== 0)
-        return reject(new Error(`node ${args.join(" ")} failed (${code}): ${stderr.slice(-2000)}`));
-      const kb = Number((await readFile(out, "utf8")).trim().split("\n").at(-1));
-      resolve({ ms, maxRssMB: kb / 1024, stdout });
-    });
-  });
-}
-
-function row(label: string, runs: Run[]): Run {
-  const ms = median(runs.map((r) => r.ms));
-  const rss = Math.max(...runs.map((r) => r.maxRssMB));
-  console.log(
-    `  ${label.padEnd(40)} ${ms.toFixed(0).padStart(6)} ms  peak RSS ${rss.toFixed(0).padStart(4)} MB   (${runs.map((r) => r.ms.toFixed(0)).join(", ")})`,
-  );
-  return { ms, maxRssMB: rss };
-}
 
 export async function run(): Promise<void> {
   const time = needTool("/usr/bin/time", "time");

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 
 /** Run a command to completion; reject on failure. Returns wall time in ms. */
@@ -65,4 +66,52 @@ export async function compare(opts: {
   console.log(`  ${opts.peer.padEnd(40)} ${p.toFixed(0).padStart(6)} ms   (${list(peer)})`);
   console.log(`  ratio osless/peer: ${(o / p).toFixed(2)}×  (goal ≤ ${opts.goal}×)`);
   console.log(`  machine: ${machine()}`);
+}
+
+export interface Run {
+  ms: number;
+  maxRssMB: number;
+  /** The floor's own time from its first blob read (view-child's line). */
+  innerMs?: number;
+}
+
+/**
+ * Run `node ARGS` under /usr/bin/time (`time`, the path of GNU time; `out`, a file for its report): wall time of
+ * the whole process, its peak RSS and its stdout.
+ */
+export function measured(
+  time: string,
+  out: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<Run & { stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(time, ["-f", "%M", "-o", out, process.execPath, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", async (code) => {
+      const ms = performance.now() - t0;
+      if (code !== 0)
+        return reject(new Error(`node ${args.join(" ")} failed (${code}): ${stderr.slice(-2000)}`));
+      const kb = Number((await readFile(out, "utf8")).trim().split("\n").at(-1));
+      resolve({ ms, maxRssMB: kb / 1024, stdout });
+    });
+  });
+}
+
+/** Print one row (median time, highest peak RSS, every time) and return the medians. */
+export function row(label: string, runs: Run[]): Run {
+  const ms = median(runs.map((r) => r.ms));
+  const rss = Math.max(...runs.map((r) => r.maxRssMB));
+  console.log(
+    `  ${label.padEnd(40)} ${ms.toFixed(0).padStart(6)} ms  peak RSS ${rss.toFixed(0).padStart(4)} MB   (${runs.map((r) => r.ms.toFixed(0)).join(", ")})`,
+  );
+  return { ms, maxRssMB: rss };
 }

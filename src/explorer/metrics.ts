@@ -4,191 +4,276 @@
  * attributed to a cause). Rules: ../../../shared/design/explorer-metrics.md.
  */
 import type { RawEntry, SquashedView, ViewLayerInfo, ViewNode } from "../layer/view.ts";
+import { compareNames } from "../layer/view-tree.ts";
 import type { DiveMetrics, ExactMetrics, WasteCause, WasteItem } from "./types.ts";
 
 // ---- dive --------------------------------------------------------------------------------------------------------
 
-/** A node of dive's per-layer tree: size from the tar header, `isDir` only for explicit directory entries. */
-interface DiveNode {
-  name: string;
+/** What dive knows of a path in a tree: the header size, whether an explicit directory entry made it. */
+interface DiveInfo {
   size: number;
   isDir: boolean;
-  children: Map<string, DiveNode> | undefined;
+  /** Paths directly below it (implicit parents included). */
+  kids: number;
 }
 
 const WH = ".wh.";
 const OPAQUE = ".wh..wh.";
 
-function diveNode(name: string): DiveNode {
-  return { name, size: 0, isDir: false, children: undefined };
+/** Byte order of names (UTF-8, as Go's sort.Strings), without allocating. */
+const byteOrder = compareNames;
+
+/**
+ * dive's tree order: depth first, children in byte order, i.e. paths compared component by component, which is
+ * byte order with "/" below every other byte. No allocation: metrics sort every path of every layer.
+ */
+function treeOrder(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === 0x2f) return -1;
+    if (y === 0x2f) return 1;
+    if (x >= 0xd800) x = x < 0xe000 ? x + 0x2000 : x - 0x800;
+    if (y >= 0xd800) y = y < 0xe000 ? y + 0x2000 : y - 0x800;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /**
- * dive's tree of one layer: every entry at its cleaned path with its header size; missing parents made with
- * empty info (not directories); any path with a component starting ".wh..wh." dropped (opaque markers are
- * never applied by dive).
+ * dive's Path() without its leading "/": the components with every ".wh." removed. The entry's own string when
+ * there is none (no copy: these are the keys of maps holding every path of the image).
  */
-function diveLayerTree(entries: RawEntry[]): DiveNode {
-  const root = diveNode("");
+function divePath(path: string): string {
+  return path.includes(WH) ? path.split(WH).join("") : path;
+}
+
+/**
+ * dive's tree of one layer as its leaves: every entry at its cleaned path with its header size (a later entry
+ * for the same path wins); paths with a component starting ".wh..wh." dropped (dive never applies opaque
+ * markers). A leaf is a path nothing else in the layer is below; dive walks them depth first, children in byte
+ * order. Returned in that order.
+ */
+function layerLeaves(
+  entries: RawEntry[],
+): { path: string; size: number; isDir: boolean; whiteout: boolean }[] {
+  const byPath = new Map<string, { size: number; isDir: boolean }>();
   for (const e of entries) {
-    if (e.path === ".") continue;
-    const parts = e.path.split("/");
-    if (parts.some((p) => p.startsWith(OPAQUE))) continue;
-    let cur = root;
-    for (const p of parts) {
-      cur.children ??= new Map();
-      let next = cur.children.get(p);
-      if (next === undefined) {
-        next = diveNode(p);
-        cur.children.set(p, next);
-      }
-      cur = next;
-    }
-    cur.size = e.size;
-    cur.isDir = e.type === "directory";
+    if (e.path === "." || e.path.split("/").some((p) => p.startsWith(OPAQUE))) continue;
+    byPath.set(e.path, { size: e.size, isDir: e.type === "directory" });
   }
-  return root;
-}
-
-/** Byte order of names, as Go's sort.Strings. */
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-function sortedChildren(n: DiveNode): DiveNode[] {
-  return n.children === undefined ? [] : [...n.children.values()].sort((a, b) => byteOrder(a.name, b.name));
-}
-
-/** dive's Path(): "/" + the components, with every ".wh." removed. */
-function divePath(parts: string[]): string {
-  return `/${parts.join("/")}`.split(WH).join("");
-}
-
-/** Leaves of a layer tree, depth first, children in byte order: [path parts, node]. */
-function* leaves(root: DiveNode): Generator<[string[], DiveNode]> {
-  const stack: [string[], DiveNode][] = sortedChildren(root)
-    .reverse()
-    .map((c) => [[c.name], c]);
-  while (stack.length > 0) {
-    const [parts, n] = stack.pop()!;
-    if (n.children === undefined || n.children.size === 0) {
-      yield [parts, n];
-      continue;
-    }
-    const kids = sortedChildren(n);
-    for (let i = kids.length - 1; i >= 0; i--) stack.push([[...parts, kids[i]!.name], kids[i]!]);
+  const paths = [...byPath.keys()].sort(treeOrder);
+  const out: { path: string; size: number; isDir: boolean; whiteout: boolean }[] = [];
+  for (const [i, p] of paths.entries()) {
+    const next = paths[i + 1];
+    if (next !== undefined && next.startsWith(`${p}/`)) continue;
+    const info = byPath.get(p)!;
+    out.push({ path: p, ...info, whiteout: p.slice(p.lastIndexOf("/") + 1).startsWith(WH) });
   }
-}
-
-function get(root: DiveNode, path: string): DiveNode | undefined {
-  let cur: DiveNode | undefined = root;
-  for (const p of path.split("/")) {
-    if (p === "") continue;
-    cur = cur?.children?.get(p);
-    if (cur === undefined) return undefined;
-  }
-  return cur;
-}
-
-function subtreeSize(n: DiveNode): number {
-  let total = n.size;
-  for (const c of n.children?.values() ?? []) total += subtreeSize(c);
-  return total;
-}
-
-/** dive's Stack: the upper tree's whiteouts remove (their path, .wh. stripped), other nodes are added over. */
-function stack(lower: DiveNode, upper: DiveNode): void {
-  const visit = (n: DiveNode, parts: string[]) => {
-    for (const c of sortedChildren(n)) {
-      const cp = [...parts, c.name];
-      if (c.name.startsWith(WH)) {
-        const target = dividePath(divePath(cp));
-        const parent = get(lower, target.slice(0, -1).join("/"));
-        parent?.children?.delete(target.at(-1)!);
-        continue;
-      }
-      let at = lower;
-      for (const p of cp.slice(0, -1)) {
-        at.children ??= new Map();
-        let next = at.children.get(p);
-        if (next === undefined) {
-          next = diveNode(p);
-          at.children.set(p, next);
-        }
-        at = next;
-      }
-      at.children ??= new Map();
-      let node = at.children.get(c.name);
-      if (node === undefined) {
-        node = diveNode(c.name);
-        at.children.set(c.name, node);
-      }
-      node.size = c.size;
-      node.isDir = c.isDir;
-      visit(c, cp);
-    }
-  };
-  visit(upper, []);
-}
-
-function dividePath(p: string): string[] {
-  return p.split("/").filter((x) => x !== "");
+  return out;
 }
 
 /**
- * dive's Efficiency() and its analysis figures over the layers' raw tar entries (base first). Reproduced as
- * dive computes them: every copy of a path seen in two layers or more counts as wasted (the kept one too), a
- * `.wh.` whiteout counts the size of the directory it removes (and a whiteout whose target is not in the layers
- * below ends that layer's walk), opaque whiteouts are ignored, the first layer is the "base image".
+ * The layers below, stacked as dive stacks them, for whiteout lookups: paths (dive's, "/"-rooted) to their info.
+ * Implicit parents exist with empty info (not directories), as in dive's trees.
  */
-export function diveMetrics(layers: { entries: RawEntry[]; size: number }[]): DiveMetrics {
-  const byPath = new Map<string, { file: string; cumulative: number; min: number; count: number }>();
-  const inefficient: { file: string; cumulative: number; min: number; count: number }[] = [];
-  const below = diveNode("");
-  for (const layer of layers) {
-    const tree = diveLayerTree(layer.entries);
-    for (const [parts, leaf] of leaves(tree)) {
-      const p = divePath(parts);
-      let size: number;
-      if (leaf.name.startsWith(WH)) {
-        const prev = get(below, p);
+class Stacked {
+  /** Keys: paths without a leading "/"; "" is the root. */
+  readonly #nodes = new Map<string, DiveInfo>([["", { size: 0, isDir: true, kids: 0 }]]);
+
+  get(path: string): DiveInfo | undefined {
+    return this.#nodes.get(path);
+  }
+
+  /** Size of `path` and everything below it. */
+  subtreeSize(path: string): number {
+    const n = this.#nodes.get(path);
+    if (n === undefined) return 0;
+    let total = n.size;
+    if (n.kids > 0) {
+      const prefix = `${path}/`;
+      for (const [p, i] of this.#nodes) if (p.startsWith(prefix)) total += i.size;
+    }
+    return total;
+  }
+
+  #parent(path: string): string {
+    const i = path.lastIndexOf("/");
+    return i < 0 ? "" : path.slice(0, i);
+  }
+
+  /** dive's AddPath: the node (and missing parents) created or given this info; children kept. */
+  add(path: string, size: number, isDir: boolean): void {
+    const n = this.#nodes.get(path);
+    if (n !== undefined) {
+      n.size = size;
+      n.isDir = isDir;
+      return;
+    }
+    this.#nodes.set(path, { size, isDir, kids: 0 });
+    let child = path;
+    for (;;) {
+      const parent = this.#parent(child);
+      const p = this.#nodes.get(parent);
+      if (p !== undefined) {
+        p.kids++;
+        return;
+      }
+      this.#nodes.set(parent, { size: 0, isDir: false, kids: 1 });
+      child = parent;
+    }
+  }
+
+  /** dive's RemovePath: the node and everything below it. */
+  remove(path: string): void {
+    const n = this.#nodes.get(path);
+    if (n === undefined || path === "") return;
+    if (n.kids > 0) {
+      const prefix = `${path}/`;
+      for (const p of [...this.#nodes.keys()]) if (p.startsWith(prefix)) this.#nodes.delete(p);
+    }
+    this.#nodes.delete(path);
+    const parent = this.#nodes.get(this.#parent(path));
+    if (parent !== undefined) parent.kids--;
+  }
+}
+
+/**
+ * dive's Efficiency() and its analysis figures over the layers' raw tar entries, fed one layer at a time (base
+ * first) so that a caller need not keep every layer's entries. Reproduced as dive computes them: every copy of a
+ * path seen in two layers or more counts as wasted (the kept one too), a `.wh.` whiteout counts the size of the
+ * directory it removes (and a whiteout whose target is not in the layers below ends that layer's walk), opaque
+ * whiteouts are ignored, the first layer is the "base image".
+ */
+export class DiveAccumulator {
+  readonly #byPath = new Map<string, { file: string; cumulative: number; min: number; count: number }>();
+  readonly #inefficient: { file: string; cumulative: number; min: number; count: number }[] = [];
+  readonly #below = new Stacked();
+  readonly #sizes: number[] = [];
+
+  add(entries: RawEntry[], size: number): void {
+    this.#sizes.push(size);
+    const below = this.#below;
+    for (const leaf of layerLeaves(entries)) {
+      const p = divePath(leaf.path);
+      let bytes: number;
+      if (leaf.whiteout) {
+        const prev = below.get(p);
         if (prev === undefined) break; // dive's walk stops at the error: the rest of the layer is not counted
-        size = prev.isDir ? subtreeSize(prev) : 0;
-      } else size = leaf.size;
-      let e = byPath.get(p);
+        bytes = prev.isDir ? below.subtreeSize(p) : 0;
+      } else bytes = leaf.size;
+      let e = this.#byPath.get(p);
       if (e === undefined) {
         e = { file: p, cumulative: 0, min: -1, count: 0 };
-        byPath.set(p, e);
+        this.#byPath.set(p, e);
       }
-      e.cumulative += size;
-      e.min = e.min === -1 ? size : Math.min(e.min, size);
+      e.cumulative += bytes;
+      e.min = e.min === -1 ? bytes : Math.min(e.min, bytes);
       e.count++;
-      if (e.count === 2) inefficient.push(e);
+      if (e.count === 2) this.#inefficient.push(e);
     }
-    stack(below, tree);
+    // dive's Stack: every node of the layer's tree, children before their parent: a whiteout removes its
+    // target, any other node is added or overwritten with its info; the layer's implicit parents are nodes
+    // too, with empty info, so they overwrite a directory below with "not a directory" (as dive does).
+    const nodes = new Map<string, { size: number; isDir: boolean }>();
+    for (const e of entries) {
+      if (e.path === "." || e.path.split("/").some((x) => x.startsWith(OPAQUE))) continue;
+      nodes.set(e.path, { size: e.size, isDir: e.type === "directory" });
+    }
+    for (const path of [...nodes.keys()]) {
+      for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+        const parent = path.slice(0, i);
+        if (nodes.has(parent)) break;
+        nodes.set(parent, { size: 0, isDir: false });
+      }
+    }
+    const postOrder = (a: string, b: string) => {
+      if (b.startsWith(`${a}/`)) return 1;
+      if (a.startsWith(`${b}/`)) return -1;
+      return treeOrder(a, b);
+    };
+    for (const path of [...nodes.keys()].sort(postOrder)) {
+      const info = nodes.get(path)!;
+      if (path.slice(path.lastIndexOf("/") + 1).startsWith(WH)) below.remove(divePath(path));
+      else below.add(path, info.size, info.isDir);
+    }
   }
-  let minimum = 0;
-  let discovered = 0;
-  for (const e of byPath.values()) {
-    minimum += e.min;
-    discovered += e.cumulative;
+
+  result(): DiveMetrics {
+    let minimum = 0;
+    let discovered = 0;
+    for (const e of this.#byPath.values()) {
+      minimum += e.min;
+      discovered += e.cumulative;
+    }
+    const sizeBytes = this.#sizes.reduce((n, x) => n + x, 0);
+    const userSizeBytes = this.#sizes.slice(1).reduce((n, x) => n + x, 0);
+    const wastedBytes = this.#inefficient.reduce((n, e) => n + e.cumulative, 0);
+    // dive sorts by cumulative size with Go's unstable sort; ties are put in path order here, for a stable report.
+    const inefficient = [...this.#inefficient].sort(
+      (a, b) => b.cumulative - a.cumulative || byteOrder(a.file, b.file),
+    );
+    return {
+      efficiency: discovered === 0 ? 1 : minimum / discovered,
+      sizeBytes,
+      userSizeBytes,
+      wastedBytes,
+      userWastedPercent: wastedBytes / userSizeBytes,
+      inefficient: inefficient.map((e) => ({ file: `/${e.file}`, count: e.count, sizeBytes: e.cumulative })),
+    };
   }
-  const sizeBytes = layers.reduce((n, l) => n + l.size, 0);
-  const userSizeBytes = layers.slice(1).reduce((n, l) => n + l.size, 0);
-  const wastedBytes = inefficient.reduce((n, e) => n + e.cumulative, 0);
-  // dive sorts by cumulative size with Go's unstable sort; ties are put in path order here, for a stable report.
-  inefficient.sort((a, b) => b.cumulative - a.cumulative || byteOrder(a.file, b.file));
-  return {
-    efficiency: discovered === 0 ? 1 : minimum / discovered,
-    sizeBytes,
-    userSizeBytes,
-    wastedBytes,
-    userWastedPercent: wastedBytes / userSizeBytes,
-    inefficient: inefficient.map((e) => ({ file: e.file, count: e.count, sizeBytes: e.cumulative })),
-  };
 }
 
-// ---- exact -------------------------------------------------------------------------------------------------------
+/** dive's figures of whole layers at once (see DiveAccumulator). */
+export function diveMetrics(layers: { entries: RawEntry[]; size: number }[]): DiveMetrics {
+  const acc = new DiveAccumulator();
+  for (const l of layers) acc.add(l.entries, l.size);
+  return acc.result();
+}
+
+// ---- exact ----
+
+/**
+ * The regular-file entries of layer `index` whose bytes no node shows right after that layer (`shown`: the data
+ * offsets in that layer of the nodes then): a path written twice in one tar. Their bytes can never be visible
+ * later. For `afterLayer`.
+ */
+export function layerSelfWaste(index: number, entries: RawEntry[], shown: ReadonlySet<number>): WasteItem[] {
+  const out: WasteItem[] = [];
+  for (const r of entries) {
+    if (r.type !== "file" || r.offset === undefined || r.size === 0 || shown.has(r.offset)) continue;
+    out.push({ path: r.path, bytes: r.size, cause: "overwritten", layer: index, by: index });
+  }
+  return out;
+}
+
+/**
+ * Within-layer waste of a finished view that kept its raw entries: an entry whose bytes no node shows and no
+ * later change hid (the caller's set) was replaced in its own layer. Used when `afterLayer` did not collect it.
+ */
+function withinLayerWaste(view: SquashedView): WasteItem[] {
+  const hidden = new Set<number>();
+  for (const l of view.layers) {
+    for (const c of l.changes) {
+      const b = c.before?.content;
+      if (b !== undefined) hidden.add(b.layer * 2 ** 40 + b.offset);
+    }
+  }
+  for (const n of view.walk())
+    if (n.content !== undefined) hidden.add(n.content.layer * 2 ** 40 + n.content.offset);
+  const out: WasteItem[] = [];
+  for (const [i, l] of view.layers.entries()) {
+    for (const r of l.rawEntries ?? []) {
+      if (r.type !== "file" || r.offset === undefined || r.size === 0 || hidden.has(i * 2 ** 40 + r.offset))
+        continue;
+      out.push({ path: r.path, bytes: r.size, cause: "overwritten", layer: i, by: i });
+    }
+  }
+  return out;
+}
 
 /** Bytes of the regular files among `nodes`, each inode once. */
 export function visibleBytes(nodes: Iterable<ViewNode>): number {
@@ -209,23 +294,30 @@ export function visibleBytes(nodes: Iterable<ViewNode>): number {
  * a type change), `overwritten` (a later entry for the path), `metadata-only` (the same content again with
  * another mode or owner). `baseFinalBytes`: the visible bytes after the base layers (see ViewOptions.afterLayer).
  */
-export function exactMetrics(view: SquashedView, baseLayers: number, baseFinalBytes: number): ExactMetrics {
+export function exactMetrics(
+  view: SquashedView,
+  baseLayers: number,
+  baseFinalBytes: number,
+  withinLayers: WasteItem[] = withinLayerWaste(view),
+): ExactMetrics {
   const layers: ViewLayerInfo[] = view.layers;
   const base = Math.min(Math.max(0, baseLayers), layers.length);
   const totalBytes = layers.reduce((n, l) => n + l.bytes, 0);
-  const visible = new Set<string>();
+  // Content locations as numbers (layer · 2^40 + offset: tars stay below 1 TiB, images below 8192 layers).
+  const at = (layer: number, offset: number) => layer * 2 ** 40 + offset;
+  const visible = new Set<number>();
   let finalBytes = 0;
   const seenIno = new Set<number>();
   for (const n of view.walk()) {
     if (n.content === undefined) continue;
-    visible.add(`${n.content.layer}:${n.content.offset}`);
+    visible.add(at(n.content.layer, n.content.offset));
     if (seenIno.has(n.ino)) continue;
     seenIno.add(n.ino);
     finalBytes += n.size;
   }
   const waste: WasteItem[] = [];
-  const counted = new Set<string>();
-  const add = (key: string, item: WasteItem) => {
+  const counted = new Set<number>();
+  const add = (key: number, item: WasteItem) => {
     if (item.bytes === 0 || visible.has(key) || counted.has(key)) return;
     counted.add(key);
     waste.push(item);
@@ -243,7 +335,7 @@ export function exactMetrics(view: SquashedView, baseLayers: number, baseFinalBy
           cause = sameContent && !sameMeta ? "metadata-only" : "overwritten";
         }
       }
-      add(`${b.content.layer}:${b.content.offset}`, {
+      add(at(b.content.layer, b.content.offset), {
         path: c.path,
         bytes: b.size,
         cause,
@@ -253,12 +345,7 @@ export function exactMetrics(view: SquashedView, baseLayers: number, baseFinalBy
     }
   }
   // What no change recorded: entries replaced within their own layer (a path written twice in one tar).
-  for (const [i, l] of layers.entries()) {
-    for (const r of l.rawEntries ?? []) {
-      if (r.type !== "file" || r.offset === undefined) continue;
-      add(`${i}:${r.offset}`, { path: r.path, bytes: r.size, cause: "overwritten", layer: i, by: i });
-    }
-  }
+  for (const w of withinLayers) if (w.bytes > 0) waste.push(w);
   waste.sort((a, b) => b.bytes - a.bytes || byteOrder(a.path, b.path) || a.layer - b.layer);
   const byCause: Record<WasteCause, number> = { overwritten: 0, deleted: 0, "metadata-only": 0 };
   for (const w of waste) byCause[w.cause] += w.bytes;

@@ -39,6 +39,7 @@ async function model(
     config(history, layers.length),
     mem.sources.map((s) => s.descriptor),
     mem.sources,
+    { keepRawEntries: true },
   );
   return { m, mem };
 }
@@ -91,6 +92,23 @@ test("dive's defects reproduced: a whiteout with nothing below ends that layer's
   const one = (await model([[F("a", bytes(10))]])).m.metrics.dive;
   assert.ok(Number.isNaN(one.userWastedPercent), "0/0 as in dive");
   assert.equal(one.efficiency, 1);
+});
+
+test("dive's stacking reproduced: a layer's implicit parent overwrites a directory below as not a directory", async () => {
+  // Layer 1 has d/g but no entry for d: in dive's stacked tree d becomes "not a directory", so layer 2's
+  // whiteout of d counts 0 bytes instead of d's 45; layer 3's empty d makes the path count twice.
+  const { m } = await model([[D("d"), F("d/f", bytes(40))], [F("d/g", bytes(5))], [W(".wh.d")], [D("d")]]);
+  assert.deepEqual(m.metrics.dive.inefficient, [{ file: "/d", count: 2, sizeBytes: 0 }]);
+  assert.equal(m.metrics.dive.efficiency, 1);
+  // The same with d's entry in layer 1: the whiteout counts the directory's 45 bytes.
+  const { m: explicit } = await model([
+    [D("d"), F("d/f", bytes(40))],
+    [D("d"), F("d/g", bytes(5))],
+    [W(".wh.d")],
+    [D("d")],
+  ]);
+  assert.deepEqual(explicit.metrics.dive.inefficient, [{ file: "/d", count: 2, sizeBytes: 45 }]);
+  assert.equal(explicit.metrics.dive.efficiency, 45 / 90);
 });
 
 test("exact figures: what squashing reclaims, every hidden copy attributed to its cause", async () => {
@@ -297,4 +315,33 @@ test("exact figures agree with umoci: random layers that add, rewrite, chmod, de
     walk(last.root);
     assert.equal(files, final, `round ${round}: the tree shows what is left`);
   }
+});
+
+test("figures are computed layer by layer: without the raw entries kept, the same figures; a path written twice in one tar is waste", async () => {
+  const layers: TarWriteItem[][] = [...LAYERS, [F("twice", bytes(10)), F("twice", bytes(20, 0x62))]];
+  const mem = await memLayers(layers);
+  const info = { source: "t", name: null, digest: null, id: null, platform: null };
+  const build = (keepRawEntries: boolean) =>
+    buildExplorerModel(
+      info,
+      config([], layers.length),
+      mem.sources.map((s) => s.descriptor),
+      mem.sources,
+      {
+        keepRawEntries,
+      },
+    );
+  const kept = await build(true);
+  const lean = await build(false);
+  assert.deepEqual(lean.metrics, kept.metrics);
+  assert.throws(() => lean.rawEntries(0), { code: "E_USAGE" });
+  assert.deepEqual(
+    kept.metrics.exact.waste.find((w) => w.path === "twice"),
+    { path: "twice", bytes: 10, cause: "overwritten", layer: 3, by: 3 },
+  );
+  assert.equal(kept.metrics.exact.wastedBytes, 315 + 10);
+  assert.equal(
+    kept.metrics.exact.waste.reduce((n, w) => n + w.bytes, 0),
+    kept.metrics.exact.wastedBytes,
+  );
 });

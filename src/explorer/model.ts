@@ -13,7 +13,7 @@ import { compareNames } from "../layer/view-tree.ts";
 import type { Descriptor, ImageConfig, Platform } from "../spec/schemas.ts";
 import type { Store } from "../store/layout.ts";
 import { type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
-import { diveMetrics, exactMetrics, visibleBytes } from "./metrics.ts";
+import { DiveAccumulator, exactMetrics, layerSelfWaste } from "./metrics.ts";
 import type {
   CompareMode,
   ExplorerImageInfo,
@@ -23,20 +23,20 @@ import type {
   FileTree,
   ImageMetrics,
   Marker,
+  WasteItem,
 } from "./types.ts";
 
 export interface ExploreOptions {
   /** Layers counted as the base image by the exact metrics (default 1, as dive). */
   baseLayers?: number | undefined;
+  /**
+   * Keep every layer's raw tar entries for `rawEntries()` (dive's JSON export). Off by default: the figures are
+   * computed layer by layer during the pass and the entries dropped, which halves memory on big images.
+   */
+  keepRawEntries?: boolean | undefined;
   signal?: AbortSignal | undefined;
   /** Per-layer progress of the pass. */
   events?: EventSink | undefined;
-}
-
-/** A path's states, one per layer that changed it, in layer order (null: removed by that layer). */
-interface History {
-  layers: number[];
-  states: (ChangeBefore | null)[];
 }
 
 /** dive's command: created_by without a leading "/bin/sh -c " and "#(nop) ". */
@@ -75,14 +75,31 @@ export async function buildExplorerModel(
 ): Promise<ExplorerModel> {
   const baseLayers = Math.max(0, Math.floor(opts.baseLayers ?? 1));
   let baseFinalBytes = 0;
+  const dive = new DiveAccumulator();
+  const selfWaste: WasteItem[] = [];
   const view = await buildView(layers, {
     rawEntries: true,
     afterStates: true,
     digests: layers.length > 1,
     signal: opts.signal,
     events: opts.events,
-    afterLayer: (i, nodes) => {
-      if (i === baseLayers - 1) baseFinalBytes = visibleBytes(nodes);
+    afterLayer: (i, nodes, info) => {
+      const entries = info.rawEntries ?? [];
+      dive.add(entries, info.bytes);
+      // One walk of the nodes: the offsets of this layer's bytes still shown, and the base's visible bytes.
+      const base = i === baseLayers - 1;
+      const shown = new Set<number>();
+      const inodes = new Set<number>();
+      for (const n of nodes) {
+        if (n.content === undefined) continue;
+        if (n.content.layer === i) shown.add(n.content.offset);
+        if (base && !inodes.has(n.ino)) {
+          inodes.add(n.ino);
+          baseFinalBytes += n.size;
+        }
+      }
+      for (const w of layerSelfWaste(i, entries, shown)) selfWaste.push(w);
+      if (!opts.keepRawEntries) info.rawEntries = undefined;
     },
   });
   const history = layerHistory(config, layers.length);
@@ -115,8 +132,8 @@ export async function buildExplorerModel(
     };
   });
   const metrics: ImageMetrics = {
-    dive: diveMetrics(view.layers.map((l) => ({ entries: l.rawEntries ?? [], size: l.bytes }))),
-    exact: exactMetrics(view, baseLayers, baseLayers === 0 ? 0 : baseFinalBytes),
+    dive: dive.result(),
+    exact: exactMetrics(view, baseLayers, baseLayers === 0 ? 0 : baseFinalBytes, selfWaste),
   };
   return new Model(image, explorerLayers, metrics, view);
 }
@@ -160,7 +177,6 @@ class Model implements ExplorerModel {
   readonly layers: ExplorerLayer[];
   readonly metrics: ImageMetrics;
   readonly #view: SquashedView;
-  readonly #history = new Map<string, History>();
   readonly #trees = new Map<string, FileTree>();
 
   constructor(image: ExplorerImageInfo, layers: ExplorerLayer[], metrics: ImageMetrics, view: SquashedView) {
@@ -168,21 +184,16 @@ class Model implements ExplorerModel {
     this.layers = layers;
     this.metrics = metrics;
     this.#view = view;
-    for (const [i, l] of view.layers.entries()) {
-      for (const c of l.changes) {
-        let h = this.#history.get(c.path);
-        if (h === undefined) {
-          h = { layers: [], states: [] };
-          this.#history.set(c.path, h);
-        }
-        h.layers.push(i);
-        h.states.push(c.kind === "removed" ? null : (c.after ?? null));
-      }
-    }
   }
 
   rawEntries(layer: number): import("../layer/view.ts").RawEntry[] {
-    return this.#view.layers[this.#layerIndex(layer)]?.rawEntries ?? [];
+    const entries = this.#view.layers[this.#layerIndex(layer)]?.rawEntries;
+    if (entries === undefined) {
+      throw new OslessError("E_USAGE", "the model was built without its layers' raw entries", {
+        hint: "build it with keepRawEntries: true (dive's JSON export needs them)",
+      });
+    }
+    return entries;
   }
 
   #layerIndex(layer: number): number {
@@ -194,11 +205,27 @@ class Model implements ExplorerModel {
     return layer;
   }
 
-  /** The state of `h` as of layer `layer`: a state, null (removed) or undefined (never there yet). */
-  static #at(h: History, layer: number): ChangeBefore | null | undefined {
-    let out: ChangeBefore | null | undefined;
-    for (let i = 0; i < h.layers.length && h.layers[i]! <= layer; i++) out = h.states[i];
-    return out;
+  /**
+   * The state of `path` as of layer `layer`: a state, null (removed) or undefined (not there yet). Each layer's
+   * changes are sorted by path, so this is a binary search per layer; no per-path history is kept (memory).
+   */
+  #stateAt(path: string, layer: number): ChangeBefore | null | undefined {
+    for (let i = layer; i >= 0; i--) {
+      const changes = this.#view.layers[i]!.changes;
+      let lo = 0;
+      let hi = changes.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const c = compareNames(changes[mid]!.path, path);
+        if (c === 0) {
+          const ch = changes[mid]!;
+          return ch.kind === "removed" ? null : (ch.after ?? null);
+        }
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+      }
+    }
+    return undefined;
   }
 
   tree(layer: number, mode: CompareMode): FileTree {
@@ -218,6 +245,25 @@ class Model implements ExplorerModel {
 
   #build(layer: number, mode: CompareMode): FileTree {
     const bottomLayer = layer === 0 ? -1 : mode === "layer" ? layer - 1 : 0;
+    // Every path's state below (as of bottomLayer) and on top (as of `layer`), from the layers' changes in order;
+    // `removedBy`: the last layer up to `layer` that removed it.
+    const states = new Map<
+      string,
+      { bottom: ChangeBefore | null; top: ChangeBefore | null; removedBy: number }
+    >();
+    for (let i = 0; i <= layer; i++) {
+      for (const c of this.#view.layers[i]!.changes) {
+        const state = c.kind === "removed" ? null : (c.after ?? null);
+        let s = states.get(c.path);
+        if (s === undefined) {
+          s = { bottom: null, top: null, removedBy: -1 };
+          states.set(c.path, s);
+        }
+        s.top = state;
+        if (i <= bottomLayer) s.bottom = state;
+        if (state === null) s.removedBy = i;
+      }
+    }
     const nodes = new Map<string, FileNode>();
     const root: FileNode = {
       name: "",
@@ -232,9 +278,8 @@ class Model implements ExplorerModel {
       children: [],
     };
     nodes.set("", root);
-    for (const [path, h] of this.#history) {
-      const top = Model.#at(h, layer);
-      const bottom = bottomLayer < 0 ? top : Model.#at(h, bottomLayer);
+    for (const [path, { bottom: b, top, removedBy }] of states) {
+      const bottom = bottomLayer < 0 ? top : b;
       let state: ChangeBefore;
       let marker: Marker;
       let at: number;
@@ -246,9 +291,7 @@ class Model implements ExplorerModel {
       } else if (bottom) {
         state = bottom;
         marker = "removed";
-        at = layer;
-        for (let i = 0; i < h.layers.length && h.layers[i]! <= layer; i++)
-          if (h.states[i] === null) at = h.layers[i]!;
+        at = removedBy;
       } else continue;
       if (path === ".") {
         Object.assign(root, { mode: state.mode, uid: state.uid, gid: state.gid, marker, layer: at });
@@ -270,6 +313,7 @@ class Model implements ExplorerModel {
       if (state.type === "directory") node.children = [];
       nodes.set(path, node);
     }
+    states.clear();
     for (const [path, n] of nodes) {
       if (path === "") continue;
       const slash = path.lastIndexOf("/");
@@ -289,8 +333,7 @@ class Model implements ExplorerModel {
     if (layer === undefined || layer === this.layers.length - 1) return this.#view.readFile(path);
     this.#layerIndex(layer);
     const clean = path.replace(/^\/+/, "").replace(/\/+$/, "") || ".";
-    const h = this.#history.get(clean);
-    const state = h && Model.#at(h, layer);
+    const state = this.#stateAt(clean, layer);
     if (!state || state.content === undefined) {
       throw new OslessError(
         "E_NOT_FOUND",

@@ -63,6 +63,8 @@ export class TreeNode {
   children: Map<string, TreeNode> | undefined;
   /** Index of the last layer that created this node or something below it (umoci's upperPaths). */
   upper: number;
+  /** With after states: the change whose `after` is this node (until a later layer touches the path). */
+  lastChange: LayerChange | undefined;
 
   constructor(path: string, type: TarType, layer: number, addedIn: number, ino: number) {
     this.path = path;
@@ -86,6 +88,7 @@ export class TreeNode {
     this.parent = undefined;
     this.children = type === "directory" ? new Map() : undefined;
     this.upper = -1;
+    this.lastChange = undefined;
   }
 
   get content(): { layer: number; offset: number; size: number } | undefined {
@@ -147,7 +150,9 @@ export interface EntryMeta {
 /** State of a path at the start of the layer that touched it, recorded on first touch. */
 interface Touch {
   /** A snapshot: a merged directory is the same node, changed. */
-  before: (ChangeBefore & { addedIn: number }) | undefined;
+  before: ChangeBefore | undefined;
+  /** The node's addedIn then. */
+  addedIn: number;
   /** Bytes this layer's entries store for the path. */
   bytes: number;
 }
@@ -249,11 +254,13 @@ export class Tree {
       const kind: ChangeKind = b === undefined ? "added" : after === undefined ? "removed" : "modified";
       const type = (after ?? b)!.type;
       const c: LayerChange = { path, kind, type, size: t.bytes };
-      if (b !== undefined) {
-        const { addedIn: _, ...before } = b;
-        c.before = before;
+      if (b !== undefined) c.before = b;
+      if (this.#afterStates && after !== undefined) {
+        // The node itself stands for the state this layer left until a later layer touches the path: then
+        // #touch puts its snapshot (that layer's `before`, the same object) here instead. No copy per node.
+        c.after = after;
+        after.lastChange = c;
       }
-      if (this.#afterStates && after !== undefined) c.after = snapshot(after);
       out.push(c);
     }
     this.#touched = new Map();
@@ -263,9 +270,15 @@ export class Tree {
   #touch(path: string, current: TreeNode | undefined): Touch {
     let t = this.#touched.get(path);
     if (t === undefined) {
-      let before: Touch["before"];
-      if (current !== undefined) before = { ...snapshot(current), addedIn: current.addedIn };
-      t = { before, bytes: 0 };
+      let before: ChangeBefore | undefined;
+      if (current !== undefined) {
+        before = snapshot(current);
+        if (current.lastChange !== undefined) {
+          current.lastChange.after = before;
+          current.lastChange = undefined;
+        }
+      }
+      t = { before, addedIn: current?.addedIn ?? -1, bytes: 0 };
       this.#touched.set(path, t);
     }
     return t;
@@ -273,8 +286,8 @@ export class Tree {
 
   /** addedIn for a node created now at `path` (touched already): kept when the path existed before the layer. */
   #addedIn(path: string): number {
-    const b = this.#touched.get(path)?.before;
-    return b === undefined ? this.#layer : b.addedIn;
+    const t = this.#touched.get(path);
+    return t?.before === undefined ? this.#layer : t.addedIn;
   }
 
   /**

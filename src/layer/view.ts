@@ -106,9 +106,10 @@ export interface ViewOptions<K = Buffer> {
   afterStates?: boolean | undefined;
   /**
    * Called after each layer is applied with every node of the view as it is then (the root first; a node may
-   * change afterwards, so read what is needed during the call).
+   * change afterwards, so read what is needed during the call) and the layer's record, which the hook may trim
+   * (setting `rawEntries` to undefined once it has used them keeps memory to one layer's entries).
    */
-  afterLayer?: ((index: number, nodes: IterableIterator<ViewNode>) => void) | undefined;
+  afterLayer?: ((index: number, nodes: IterableIterator<ViewNode>, layer: ViewLayerInfo) => void) | undefined;
   /** start / progress (compressed bytes) / end per layer, and warnings. */
   events?: EventSink | undefined;
   /**
@@ -418,7 +419,19 @@ export async function buildView<K = Buffer>(
           let out: Buffer | undefined;
           let window: Buffer | undefined;
           let keptBytes = 0;
-          if (h.size > 0) {
+          // Data already buffered is taken at once; only a file spanning chunks is iterated.
+          const whole = h.size > 0 ? e.bodyNow() : undefined;
+          if (whole !== undefined) {
+            hash?.update(whole);
+            if (keep > 0) {
+              if (opts.keep !== undefined) window = whole.subarray(0, keep);
+              else {
+                out = Buffer.allocUnsafe(keep);
+                whole.copy(out, 0, 0, keep);
+              }
+              keptBytes = keep;
+            }
+          } else if (h.size > 0) {
             for await (const c of e.body()) {
               hash?.update(c);
               if (keptBytes < keep) {
@@ -474,7 +487,6 @@ export async function buildView<K = Buffer>(
       }
     }
     const changes = tree.endLayer();
-    opts.afterLayer?.(i, tree.nodes.values());
     const info: ViewLayerInfo = {
       index: i,
       digest: id as Digest,
@@ -484,6 +496,7 @@ export async function buildView<K = Buffer>(
       changes,
     };
     if (raw !== undefined) info.rawEntries = raw;
+    opts.afterLayer?.(i, tree.nodes.values(), info);
     infos.push(info);
     events?.({ type: "end", id });
   }

@@ -30,6 +30,11 @@ export interface TarEntry {
    * is skipped). Must be consumed before the next entry is requested; if it is not, the reader skips it.
    */
   body(): AsyncIterable<Buffer>;
+  /**
+   * The whole of the entry's data at once when it is already buffered (a window on the source chunk, not a
+   * copy), else undefined and nothing is consumed: lets a reader skip an async iteration per small file.
+   */
+  bodyNow(): Buffer | undefined;
 }
 
 export interface TarReadOptions {
@@ -488,7 +493,14 @@ export async function* readTar(
           yield c;
         }
       };
-      yield { ...next, body };
+      const bodyNow = (): Buffer | undefined => {
+        if (!active) throw new Error(`tar: bodyNow() of "${header.path}" requested after the next entry`);
+        if (!hasBody || remaining === 0) return EMPTY;
+        const b = src.readNow(remaining);
+        if (b !== undefined) remaining = 0;
+        return b;
+      };
+      yield { ...next, body, bodyNow };
       active = false;
       if (remaining > 0) {
         if (src.skipNow(remaining)) remaining = 0;

@@ -191,6 +191,7 @@ Examples:
             platform,
             signal,
             baseLayers,
+            keepRawEntries: opts.json === true && jsonFormat === "dive",
             events: progress.sink,
           }).finally(() => progress.stop()),
         );
@@ -204,7 +205,7 @@ Examples:
             const { ciReportInput, evaluateCi, formatCiReport, humanBytes } = await import(
               "../../explorer/ci.ts"
             );
-            const files = model.tree(model.layers.length - 1, "layer").size;
+            const files = model.layers.reduce((n, l) => n + l.entries, 0);
             say(
               `Analyzing image [layers:${model.layers.length} files:${files} size:${humanBytes(model.metrics.dive.sizeBytes)}]`,
             );
