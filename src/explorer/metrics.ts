@@ -69,7 +69,7 @@ function layerLeaves(
   const out: { path: string; size: number; isDir: boolean; whiteout: boolean }[] = [];
   for (const [i, p] of paths.entries()) {
     const next = paths[i + 1];
-    if (next !== undefined && next.startsWith(`${p}/`)) continue;
+    if (next?.startsWith(`${p}/`)) continue;
     const info = byPath.get(p)!;
     out.push({ path: p, ...info, whiteout: p.slice(p.lastIndexOf("/") + 1).startsWith(WH) });
   }
