@@ -1,28 +1,15 @@
 /**
- * Analysis of an image in the store or in a registry (one streaming pass over its layers into a squashed view,
- * keeping the bytes analysis reads: release files, package databases, passwd, loader configuration, shared
+ * Analysis of an image wherever it is (one streaming pass over its layers into a squashed view, keeping what
+ * analysis reads: release files, package databases, passwd, loader configuration, the ELF readings of shared
  * libraries, the first bytes of executables), or of a root filesystem on the host (`dir:PATH`). A registry image
  * is streamed from the registry and never written to disk: each layer blob is checked against its digest and
  * DiffID as it goes by, and a file the pass did not keep is read again from its layer's blob.
  */
-import { asDigest } from "../digest/index.ts";
-import { OslessError } from "../errors.ts";
 import type { LayerSource } from "../layer/source.ts";
 import { buildView } from "../layer/view.ts";
-import type { ImageReference } from "../reference/index.ts";
-import type { Repository } from "../registry/client.ts";
-import { isConfigMediaType, MediaType } from "../spec/media-types.ts";
-import {
-  checkImageConsistency,
-  MAX_CONFIG_SIZE,
-  type ParsedManifest,
-  parseImageConfig,
-} from "../spec/parse.ts";
-import { formatPlatform, hostPlatform } from "../spec/platform.ts";
 import type { ImageConfig, Platform } from "../spec/schemas.ts";
-import { openImage } from "../store/images.ts";
-import { imageLayers } from "../store/layers.ts";
 import type { Store } from "../store/layout.ts";
+import { type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
 import { type Analysis, analyzeFiles, wholeElf } from "./analyze.ts";
 import { DirFiles } from "./dir-files.ts";
 import { type EntrypointConfig, imagePath } from "./entrypoint.ts";
@@ -115,78 +102,32 @@ export interface AnalyzeImageOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * Analyse an image wherever it is (transfer/open.ts): a name in the store; `docker://REF`, streamed from the
+ * registry into the view and never written to disk (each layer checked against its digest and DiffID as it goes
+ * by; a file the pass did not keep is read again from the registry); `oci:`, `oci-archive:`, `docker-archive:`,
+ * verified through a temporary store that is removed afterwards. The user's store is opened only for a name.
+ */
+export async function analyzeImage(input: string, opts: OpenSourceOptions): Promise<AnalyzedImage> {
+  const src = await openImageSource(input, opts);
+  try {
+    const analysis = await analyzeLayers(src.layers, src.config, opts.signal);
+    return {
+      image: { source: input, name: src.name, digest: src.digest, id: src.id, platform: src.platform },
+      ...analysis,
+    };
+  } finally {
+    await src.close();
+  }
+}
+
 /** Analyse an image of the store (name, ID or digest). */
-export async function analyzeStoreImage(
+export function analyzeStoreImage(
   store: Store,
   input: string,
   opts: AnalyzeImageOptions = {},
 ): Promise<AnalyzedImage> {
-  const img = await openImage(store, input, opts.platform);
-  const c = img.config.config;
-  const analysis = await analyzeLayers(imageLayers(store, img), c, opts.signal);
-  return {
-    image: {
-      source: input,
-      name: img.name ?? null,
-      digest: img.manifest.digest,
-      id: img.config.digest,
-      platform: formatPlatform(c),
-    },
-    ...analysis,
-  };
-}
-
-/**
- * Analyse an image in a registry without writing anything to disk. The reference is resolved as `pull` does (an
- * index: the platform asked for, else the host's), the config read into memory (size-capped, digest-checked), and
- * the layers streamed from the registry into the squashed view: `layerTar` checks each blob's size and digest
- * and its DiffID, so a registry serving wrong bytes fails with E_DIGEST_MISMATCH. The repository's client must
- * stay open until this returns (the view may read a file again from its layer).
- */
-export async function analyzeRegistryImage(
-  repo: Repository,
-  ref: ImageReference,
-  opts: AnalyzeImageOptions & { source?: string | undefined } = {},
-): Promise<AnalyzedImage> {
-  const label = ref.toString();
-  const top = await repo.getManifest(ref.digest ?? (ref.tag as string));
-  const m: ParsedManifest =
-    top.kind === "index" ? await repo.platformManifest(top, opts.platform ?? hostPlatform(), label) : top;
-  const cfgDesc = m.manifest.config;
-  if (!isConfigMediaType(cfgDesc.mediaType)) {
-    throw new OslessError(
-      "E_MEDIA_TYPE_UNKNOWN",
-      `${label}: config media type ${cfgDesc.mediaType} is not an image config`,
-      {
-        hint: `this is an artifact, not a container image (image configs are ${MediaType.OCI_CONFIG} or ${MediaType.DOCKER_CONFIG})`,
-        details: { mediaType: cfgDesc.mediaType },
-      },
-    );
-  }
-  const config = parseImageConfig(await repo.readBlob(cfgDesc, MAX_CONFIG_SIZE, "config"), {
-    expected: cfgDesc,
-    where: `${label} config`,
-  });
-  const c = config.config;
-  checkImageConsistency(m.manifest, c, label);
-  const layers: LayerSource[] = m.manifest.layers.map((descriptor, index) => ({
-    index,
-    descriptor,
-    diffId: asDigest(c.rootfs.diff_ids[index]!, `${label} diff_ids[${index}]`),
-    // Not verified here: layerTar hashes the blob and the uncompressed tar while the view reads them.
-    open: () => repo.blob(descriptor, { verify: false }, `layer ${index + 1}`),
-  }));
-  const analysis = await analyzeLayers(layers, c, opts.signal);
-  return {
-    image: {
-      source: opts.source ?? `docker://${label}`,
-      name: label,
-      digest: m.digest,
-      id: config.digest,
-      platform: formatPlatform(c),
-    },
-    ...analysis,
-  };
+  return analyzeImage(input, { store: async () => store, platform: opts.platform, signal: opts.signal });
 }
 
 /** One pass over `layers` (base first) into the squashed view, keeping what analysis reads; then the analysis. */

@@ -13,7 +13,12 @@ import { OslessError } from "../errors.ts";
 import type { LayerSource } from "../layer/source.ts";
 import { parseReference } from "../reference/index.ts";
 import { isConfigMediaType, MediaType } from "../spec/media-types.ts";
-import { checkImageConsistency, MAX_CONFIG_SIZE, type ParsedManifest, parseImageConfig } from "../spec/parse.ts";
+import {
+  checkImageConsistency,
+  MAX_CONFIG_SIZE,
+  type ParsedManifest,
+  parseImageConfig,
+} from "../spec/parse.ts";
 import { formatPlatform, hostPlatform } from "../spec/platform.ts";
 import type { Descriptor, ImageConfig, Platform } from "../spec/schemas.ts";
 import { openImage } from "../store/images.ts";
@@ -58,8 +63,8 @@ export async function openImageSource(input: string, opts: OpenSourceOptions): P
     try {
       const tmp = await Store.open(join(dir, "store"));
       const digest = await loadOne(tmp, where, { signal: opts.signal }, "open");
-      const opened = await openStored(tmp, digest, input, opts.platform);
-      return { ...opened, name: where.ref ?? null, close: remove };
+      // The image's name is the one it was loaded under (the archive's own, or the one asked for).
+      return { ...(await openStored(tmp, digest, input, opts.platform)), close: remove };
     } catch (e) {
       await remove();
       throw e;

@@ -85,22 +85,16 @@ Examples:
             );
           }
           const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
-          const { parseImageLocation } = await import("../../transfer/copy.ts");
-          const { analyzeRemote, analyzeArchive } = await import("../../analysis/sources.ts");
-          const where = parseImageLocation(image);
-          if (where.kind === "registry") {
-            const remote = await remoteOptions(opts);
-            result = await interruptible("nothing was written", (signal) =>
-              analyzeRemote(where.ref, image, { ...remote, platform, signal }),
-            );
-          } else if (where.kind === "layout") {
-            result = await interruptible("the temporary copy is removed", (signal) =>
-              analyzeArchive(where, image, { platform, signal }),
-            );
-          } else {
-            const { analyzeStoreImage } = await import("../../analysis/image.ts");
-            result = await analyzeStoreImage(await ctx.store(), image, { platform });
-          }
+          const { analyzeImage } = await import("../../analysis/image.ts");
+          const remote = image.startsWith("docker://") ? await remoteOptions(opts) : undefined;
+          result = await interruptible("nothing was written", (signal) =>
+            analyzeImage(image, {
+              store: ctx.store,
+              remote: remote && { ...remote, signal },
+              platform,
+              signal,
+            }),
+          );
         }
         if (format === "cyclonedx") {
           const { toCycloneDx } = await import("../../analysis/sbom/index.ts");
