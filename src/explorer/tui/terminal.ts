@@ -17,7 +17,7 @@ export interface TuiIo {
   output: NodeJS.WriteStream;
   /** Where ctrl+e writes extracted files (default: process.cwd()). */
   cwd?: string | undefined;
-  /** Colours (SGR foreground); default: on unless NO_COLOR is set or the terminal has none. */
+  /** Colours (SGR foreground); default: on unless NO_COLOR is set (not empty) or the terminal has none. */
   colors?: boolean | undefined;
 }
 
@@ -38,10 +38,13 @@ export function runTui(model: ExplorerModel, io: TuiIo): Promise<void> {
       }),
     );
   }
+  // NO_COLOR (no-color.org: set and not empty) turns colours off; otherwise the terminal's colour depth decides
+  // (node's own check would also take an empty NO_COLOR as set).
+  const noColor = (process.env.NO_COLOR ?? "") !== "";
+  const { NO_COLOR: _unused, ...termEnv } = process.env;
   const colors =
     io.colors ??
-    ((process.env.NO_COLOR === undefined || process.env.NO_COLOR === "") &&
-      (typeof output.hasColors !== "function" || output.hasColors()));
+    (!noColor && (typeof output.getColorDepth !== "function" || output.getColorDepth(termEnv) > 2));
 
   return new Promise<void>((resolve, reject) => {
     let prev: string[] = [];
@@ -93,7 +96,8 @@ export function runTui(model: ExplorerModel, io: TuiIo): Promise<void> {
         if (lines[i] !== prev[i]) out += `\x1b[${i + 1};1H${lines[i]}\x1b[0m`;
       }
       prev = lines;
-      if (out) output.write(out);
+      // Synchronized output (DEC mode 2026): terminals that know it show the frame whole, others ignore it.
+      if (out) output.write(`\x1b[?2026h${out}\x1b[?2026l`);
     }
 
     const finish = (err?: unknown) => {
