@@ -19,6 +19,12 @@ const W = (path: string): TarWriteItem => ({
   entry: { path, type: "file", mode: 0, mtime: T },
   body: Buffer.alloc(0),
 });
+const H = (path: string, to: string): TarWriteItem => ({
+  entry: { path, type: "hardlink", linkpath: to, mtime: T },
+});
+const S = (path: string, to: string): TarWriteItem => ({
+  entry: { path, type: "symlink", linkpath: to, mtime: T },
+});
 
 function config(history: { created_by: string; empty_layer?: boolean }[], layers: number): ImageConfig {
   return {
@@ -344,4 +350,41 @@ test("figures are computed layer by layer: without the raw entries kept, the sam
     kept.metrics.exact.waste.reduce((n, w) => n + w.bytes, 0),
     kept.metrics.exact.wastedBytes,
   );
+});
+
+test("hard links and symlinks: bytes a hard link still shows are not waste (umoci agrees); dive counts them", async () => {
+  const layers: TarWriteItem[][] = [
+    [F("data", bytes(100)), H("link", "data"), S("sym", "data"), F("other", bytes(40))],
+    [W(".wh.data"), S("other", "link")],
+  ];
+  const { m } = await model(layers);
+  const e = m.metrics.exact;
+  // data's inode lives on as "link"; "other" (40 B) was replaced by a symlink: deleted.
+  assert.deepEqual([e.totalBytes, e.finalBytes, e.wastedBytes], [140, 100, 40]);
+  assert.equal(e.finalBytes, unpackedBytes(await umociUnpack(await writeLayout(layers))));
+  assert.deepEqual(
+    e.waste.map((w) => [w.path, w.bytes, w.cause]),
+    [["other", 40, "deleted"]],
+  );
+  // dive: the whiteout of a file counts 0 and its path is seen twice (100 B "wasted"), the hard link 0 B.
+  assert.deepEqual(m.metrics.dive.inefficient, [
+    { file: "/data", count: 2, sizeBytes: 100 },
+    { file: "/other", count: 2, sizeBytes: 40 },
+  ]);
+  assert.equal(m.metrics.dive.efficiency, 0);
+  const t = m.tree(1, "layer");
+  assert.deepEqual(
+    ["data", "link", "sym", "other"].map((p) => [p, t.get(p)?.marker, t.get(p)?.type]),
+    [
+      ["data", "removed", "file"],
+      ["link", "unmodified", "file"],
+      ["sym", "unmodified", "symlink"],
+      ["other", "modified", "symlink"],
+    ],
+  );
+  assert.equal(t.get("link")?.hardlinkTo, "data");
+  assert.equal(t.get("other")?.linkTarget, "link");
+  const parts: Buffer[] = [];
+  for await (const c of m.readFile("link")) parts.push(c);
+  assert.deepEqual(Buffer.concat(parts), bytes(100));
 });
