@@ -576,3 +576,24 @@ test("names and commands from the image cannot write escape sequences to the ter
   assert.match(text, /── a\?\[31mb/);
   assert.match(text, /── c\?d -> t\?/);
 });
+
+test("many layers: the Layers pane scrolls to keep the selected layer in view; pgdn/pgup move by a page", () => {
+  const layers = Array.from({ length: 40 }, (_, i) => ({
+    command: `RUN step ${i}`,
+    files: { [`f${i}`]: `${i}` },
+  }));
+  const v = new ExplorerView(fakeModel(layers), { width: 120, height: 30 });
+  const selected = () => leftLines(v.render()).find((l) => l.startsWith("▸"));
+  for (let i = 0; i < 25; i++) v.key("down");
+  assert.match(selected()!, /RUN step 25$/);
+  v.key("pgdn");
+  const after = Number(/step (\d+)$/.exec(selected()!)![1]);
+  assert.ok(after > 26, `pgdn moved to ${after}`);
+  v.key("end");
+  assert.match(selected()!, /RUN step 39$/);
+  v.key("pgup");
+  assert.ok(Number(/step (\d+)$/.exec(selected()!)![1]) < 39, "pgup moved up");
+  v.key("home");
+  assert.match(selected()!, /FROM [0-9a-f]{12}$/);
+  assert.equal(v.layer, 0);
+});
