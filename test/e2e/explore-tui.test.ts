@@ -114,7 +114,8 @@ function topLevel(screen: string): string[] {
   return out;
 }
 
-const env = () => ({ OSLESS_ROOT: root, NO_COLOR: "" });
+// CI="": the CI runner sets CI=true, which makes `osless explore` the CI gate (as dive); these tests want the UI.
+const env = () => ({ OSLESS_ROOT: root, NO_COLOR: "", CI: "" });
 
 test("explore in a terminal: panes, markers, compare modes, filters, largest files, extract, help, resize, quit", async (t) => {
   const cwd = await tmpdir("explore-tui-cwd-");
@@ -373,7 +374,7 @@ test("the terminal is given back: after ctrl+z (and fg), after SIGTERM, after q 
 });
 
 test("explore without a terminal refuses and points at --json and --ci", async () => {
-  const r = await osless(root, ["explore", IMAGE]);
+  const r = await osless(root, ["explore", IMAGE], { env: { CI: "" } });
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /terminal/);
   assert.match(r.stderr, /--json/);
