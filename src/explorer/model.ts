@@ -109,6 +109,8 @@ export async function buildExplorerModel(
     let modified = 0;
     let removed = 0;
     for (const c of l.changes) {
+      // The root exists before any layer: the base layer's entry for "." sets it up, it does not change it.
+      if (i === 0 && c.path === ".") continue;
       if (c.kind === "added") added++;
       else if (c.kind === "modified") modified++;
       else removed++;
@@ -170,7 +172,9 @@ export async function exploreStoreImage(
   return m;
 }
 
-const TREE_CACHE = 2;
+/** Trees kept: up to 8, fewer when they are big (nodes summed over the cached trees). */
+const TREE_CACHE = 8;
+const TREE_CACHE_NODES = 400_000;
 
 class Model implements ExplorerModel {
   readonly image: ExplorerImageInfo;
@@ -239,7 +243,13 @@ class Model implements ExplorerModel {
     }
     const tree = this.#build(layer, mode);
     this.#trees.set(key, tree);
-    while (this.#trees.size > TREE_CACHE) this.#trees.delete(this.#trees.keys().next().value as string);
+    let nodes = 0;
+    for (const t of this.#trees.values()) nodes += t.size;
+    while (this.#trees.size > 1 && (this.#trees.size > TREE_CACHE || nodes > TREE_CACHE_NODES)) {
+      const oldest = this.#trees.keys().next().value as string;
+      nodes -= this.#trees.get(oldest)!.size;
+      this.#trees.delete(oldest);
+    }
     return tree;
   }
 

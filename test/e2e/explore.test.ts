@@ -64,6 +64,8 @@ test("explore --json: both metric sets, worked out from the layers", async () =>
   assert.ok(Math.abs(j.metrics.dive.efficiency - DIVE.efficiency) < 1e-12);
   assert.ok(Math.abs(j.metrics.dive.userWastedPercent - DIVE.userWastedPercent) < 1e-12);
   assert.equal(j.layers.length, 3);
+  // Layer 0's "./" entry sets the root up; it is not a change. (GNU tar layers: 4 files, etc/ and var/.)
+  assert.deepEqual([j.layers[0].added, j.layers[0].modified, j.layers[0].removed], [6, 0, 0]);
   assert.deepEqual(
     j.layers.map((l: { command: string }) => l.command),
     ["osless test fixture layer 0", "osless test fixture layer 1", "osless test fixture layer 2"],
