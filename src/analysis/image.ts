@@ -13,7 +13,8 @@ import { type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
 import { type Analysis, analyzeFiles, wholeElf } from "./analyze.ts";
 import { DirFiles } from "./dir-files.ts";
 import { type EntrypointConfig, imagePath } from "./entrypoint.ts";
-import { COPYRIGHT_CAP, copyrightLicense } from "./packages/dpkg.ts";
+import { executableKind } from "./inventory.ts";
+import { COPYRIGHT_CAP, copyrightLicense, dpkgListPaths } from "./packages/dpkg.ts";
 import { type KeptFile, ViewFiles } from "./view-files.ts";
 
 export interface AnalyzedImage extends Analysis {
@@ -36,6 +37,7 @@ const LIBRARY = /(^|\/)(ld-[^/]*\.so[^/]*|lib[^/]*\.so(\.[0-9]+)*|busybox)$/;
 /** ...but these are kept as bytes: the inventory reads glibc's and busybox's version strings from them. */
 const KEEP_BYTES = /(^|\/)(libc\.so\.6|libc-2\.\d+\.so|busybox)$/;
 const COPYRIGHT = /^usr\/share\/doc\/[^/]+\/copyright$/;
+const DPKG_LIST = /^var\/lib\/dpkg\/info\/[^/]+\.list$/;
 /** ELF files are read whole up to this size (their dynamic section often sits after the code). */
 const ELF_MAX = 256 << 20;
 const METADATA_MAX = 64 << 20;
@@ -59,6 +61,7 @@ export function analysisPass(entrypointHints: string[] = []): {
     if (hints.has(path) || (LIBRARY.test(path) && !KEEP_BYTES.test(path)))
       return size > HEAD ? wholeElf : undefined;
     if (COPYRIGHT.test(path) && size <= COPYRIGHT_CAP) return copyrightLicense;
+    if (DPKG_LIST.test(path)) return dpkgListPaths;
     return undefined;
   };
   return {
@@ -72,7 +75,12 @@ export function analysisPass(entrypointHints: string[] = []): {
       if (parse !== undefined) {
         return { parse, value: parse(bytes), head: Buffer.from(bytes.subarray(0, HEAD)) };
       }
-      return shared ? Buffer.from(bytes) : bytes;
+      const kept = shared ? Buffer.from(bytes) : bytes;
+      // Any other executable's first bytes: what it is, for the inventory, besides the bytes.
+      if (bytes.length <= HEAD && !METADATA.test(path)) {
+        return { parse: executableKind, value: executableKind(kept), head: kept };
+      }
+      return kept;
     },
   };
 }

@@ -81,6 +81,13 @@ function basename(p: string): string {
   return p.slice(p.lastIndexOf("/") + 1);
 }
 
+/** What an executable's first bytes say it is: an ELF program, a `#!` script, or something else. */
+export function executableKind(head: Buffer): "elf" | "script" | "other" {
+  if (head.length >= 4 && head[0] === 0x7f && head.toString("latin1", 1, 4) === "ELF") return "elf";
+  if (head.length >= 2 && head[0] === 0x23 && head[1] === 0x21) return "script";
+  return "other";
+}
+
 export async function takeInventory(files: ImageFiles): Promise<Inventory> {
   const inv: Inventory = {
     files: 0,
@@ -131,15 +138,19 @@ export async function takeInventory(files: ImageFiles): Promise<Inventory> {
       if (e.mode & 0o6000)
         inv.setuid.push({ path: abs(e.path), mode: octal(e.mode), uid: e.uid, gid: e.gid });
       if (e.mode & 0o111) {
-        const head = await files.read(abs(e.path), 4);
-        if (head && head.length >= 4 && head[0] === 0x7f && head.toString("latin1", 1, 4) === "ELF") {
-          inv.executables.elf++;
-        } else if (head && head.length >= 2 && head[0] === 0x23 && head[1] === 0x21)
-          inv.executables.scripts++;
+        const kind =
+          files.parsed?.(abs(e.path), executableKind)?.value ??
+          executableKind((await files.read(abs(e.path), 4)) ?? Buffer.alloc(0));
+        if (kind === "elf") inv.executables.elf++;
+        else if (kind === "script") inv.executables.scripts++;
       }
     }
   }
   inv.executables.count = inv.executables.elf + inv.executables.scripts;
+  // Sorted by path, so that the order does not depend on how the source walks (an image view, a directory).
+  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  inv.setuid.sort(byPath);
+  inv.worldWritable.sort(byPath);
 
   // busybox: the multi-call binary and every name that leads to it (symlinks, hard links).
   for (const bb of bbCandidates) {

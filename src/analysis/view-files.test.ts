@@ -100,9 +100,25 @@ test("analysisPass: metadata whole; libraries and the entrypoint read whole and 
   const script = Buffer.from(`#!/bin/sh\n${"echo hi\n".repeat(100)}`);
   const s = keep("app/server", script, script.length, false);
   assert.ok(!Buffer.isBuffer(s) && s.value === undefined && s.head.equals(script.subarray(0, 256)));
-  // A prefix (a large file) is not read as ELF: it stays bytes.
+  // A prefix (a large file) is not read as ELF: its first bytes are kept, with what they say it is.
+  const { executableKind } = await import("./inventory.ts");
   const head = lib.subarray(0, 256);
-  assert.equal(keep("usr/lib/libx.so.1", head, lib.length, false), head);
+  const prefix = keep("usr/lib/libx.so.1", head, lib.length, false);
+  assert.ok(!Buffer.isBuffer(prefix) && prefix.parse === executableKind && prefix.value === "elf");
+  assert.equal(prefix.head, head);
+  const sh = keep("usr/bin/tool", Buffer.from("#!/bin/sh\n"), 10, true);
+  assert.ok(!Buffer.isBuffer(sh) && sh.value === "script");
+  // A dpkg file list: its paths; with a NUL byte (a finding to report), its bytes.
+  const { dpkgListPaths } = await import("./packages/dpkg.ts");
+  const list = Buffer.from("/.\n/usr\n/usr/bin/tool\n");
+  const parsed = keep("var/lib/dpkg/info/tool.list", list, list.length, true);
+  assert.ok(!Buffer.isBuffer(parsed) && parsed.parse === dpkgListPaths);
+  assert.deepEqual(parsed.value, ["/usr", "/usr/bin/tool"]);
+  const nul = Buffer.from("/usr\n\0\n");
+  assert.equal((keep("var/lib/dpkg/info/x.list", nul, nul.length, false) as { value: unknown }).value, null);
+  // Metadata stays bytes.
+  const status = Buffer.from("Package: x\n");
+  assert.ok(Buffer.isBuffer(keep("var/lib/dpkg/status", status, status.length, false)));
   // A dpkg copyright file: its licence.
   const copyright = Buffer.from(
     "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: someone\nLicense: GPL-2+\n text\n",

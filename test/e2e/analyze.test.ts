@@ -165,3 +165,18 @@ test("analyze rpm-based images (databases written by Debian's rpm): Fedora's SQL
     assert.match(a.summary, /^An operating system is inside .*: a shell and a package manager\./, c.name);
   }
 });
+
+test("analyze Debian minbase from the store (one pass, parsed as the layer streams by) gives the analysis of its unpacked tree", async () => {
+  const { debianMinbaseRoot } = await import("../fixtures/rootfs.ts");
+  const root = await storeWith(IMAGES.debian, "debian:minbase", "minbase");
+  const image = await osless(root, ["analyze", "--json", "debian:minbase"]);
+  assert.equal(image.code, 0, image.stderr);
+  const dir = await osless(root, ["analyze", "--json", `dir:${await debianMinbaseRoot()}`, "--cmd", "bash"]);
+  assert.equal(dir.code, 0, dir.stderr);
+  const a = JSON.parse(image.stdout);
+  const b = JSON.parse(dir.stdout);
+  for (const x of [a, b]) delete x.image;
+  assert.equal(a.verdict, "full");
+  assert.ok(a.packages.length > 80 && a.packages.every((p: { license: unknown }) => "license" in p));
+  assert.deepEqual(a, b);
+});

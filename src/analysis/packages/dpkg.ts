@@ -327,12 +327,25 @@ async function listDir(files: ImageFiles, path: string, findings: FindingList): 
   }
 }
 
+/**
+ * The paths of a dpkg `.list` file's bytes, or null when reading it raises a finding (NUL bytes, over the cap):
+ * what analysisPass keeps of `.list` files, so that the common case is parsed while the layer streams by.
+ */
+export function dpkgListPaths(bytes: Buffer): string[] | null {
+  if (bytes.length > LIST_CAP || bytes.includes(0)) return null;
+  return parseDpkgList(bytes.toString("utf8"));
+}
+
 async function readFileList(
   files: ImageFiles,
   path: string,
   kind: "list" | "md5sums",
   findings: FindingList,
 ): Promise<string[] | undefined> {
+  if (kind === "list") {
+    const known = files.parsed?.(path, dpkgListPaths);
+    if (known?.value) return known.value;
+  }
   const r = await readDbText(files, path, LIST_CAP, "DPKG", findings, false);
   if (!r) return undefined;
   if (kind === "list") return parseDpkgList(r.text);
