@@ -1,19 +1,13 @@
 #!/usr/bin/env node
-// Bundles the CLI into dist/bundle/main.js (plus chunks for what commands load lazily), which bin/osless.js runs.
-// Every command is a new process, and loading ~50 ES modules one by one costs ~35 ms of a ~300 ms pull on this
-// class of machine; a bundle does not.
+// Bundles the CLI into one file, dist/osless.mjs, which bin/osless.js runs. Every command is a new process, and
+// loading ~50 ES modules one by one costs ~35 ms of a ~300 ms pull on this class of machine; one file does not.
 // The library itself (dist/**/*.js from tsc) stays unbundled for importers.
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 await build({
-  entryPoints: { main: `${root}src/cli/main.ts` },
-  // Code splitting: what a command imports lazily (the explorer's UI and page, the CI rules' YAML parser, the
-  // registry client, ...) goes into chunks loaded when that command runs, so that every command does not pay
-  // to parse all of them (the single file had grown to 1.1 MB and ~42 ms of start-up).
-  outdir: `${root}dist/bundle`,
-  splitting: true,
-  chunkNames: "chunks/[name]-[hash]",
+  entryPoints: [`${root}src/cli/main.ts`],
+  outfile: `${root}dist/osless.mjs`,
   bundle: true,
   platform: "node",
   target: "node20",

@@ -1,4 +1,4 @@
-// The command users run: bin/osless.js starts the bundle dist/bundle/main.js (built by `npm run build`, which
+// The command users run: bin/osless.js starts the one-file bundle dist/osless.mjs (built by `npm run build`, which
 // `npm test` and CI run first). The other e2e tests drive the TypeScript sources; this one checks that the bundle
 // is current and does the same work: load, push, pull, unpack, fsck.
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ import { tmpdir } from "../fixtures/tools.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BIN = join(ROOT, "bin/osless.js");
-const BUNDLE = join(ROOT, "dist/bundle/main.js");
+const BUNDLE = join(ROOT, "dist/osless.mjs");
 
 let reg: TestRegistry;
 
