@@ -18,7 +18,15 @@ await build({
   // themselves.
   // The CycloneDX library's optional XML plugin needs a package we do not install: keep it (and packageurl-js,
   // which it loads) out of the bundle; both are loaded only for --format cyclonedx.
-  external: ["@napi-rs/xattr", "xz-decompress", "sql.js", "@cyclonedx/cyclonedx-library", "packageurl-js"],
+  // yaml (a quarter of the bundle) is only for `explore --ci` rules files: src/explorer/ci.ts requires it then.
+  external: [
+    "@napi-rs/xattr",
+    "xz-decompress",
+    "sql.js",
+    "@cyclonedx/cyclonedx-library",
+    "packageurl-js",
+    "yaml",
+  ],
   // commander is CommonJS and requires node: builtins; an ES module bundle needs a require for them.
   banner: {
     js: "import { createRequire as __oslessRequire } from 'node:module'; const require = __oslessRequire(import.meta.url);",

@@ -20,8 +20,20 @@
  *
  * Errors are E_USAGE (exit 2): they name the file (or flag), the key and the value, and say how to write it.
  */
-import { isAlias, isMap, isScalar, parseAllDocuments, type Scalar } from "yaml";
+import { createRequire } from "node:module";
+import type { Scalar } from "yaml";
 import { OslessError } from "../errors.ts";
+
+/**
+ * The YAML parser (the `yaml` package), loaded when a rules file is read: it is a quarter of a megabyte that no
+ * other command needs, and the CLI bundle leaves it out (scripts/bundle.mjs) so that every command starts faster.
+ */
+let yamlModule: typeof import("yaml") | undefined;
+function yaml(): typeof import("yaml") {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yamlModule;
+}
+
 import type { ImageMetrics } from "./types.ts";
 
 export type CiRuleName = "lowestEfficiency" | "highestWastedBytes" | "highestUserWastedPercent";
@@ -108,6 +120,7 @@ export interface CiReportInput extends CiFigures {
  */
 export function parseCiConfig(text: string, where: string): CiRuleConfig {
   // Only the first document counts, as with Go's yaml.Unmarshal (dive's own sample file starts with "---").
+  const { isAlias, isMap, isScalar, parseAllDocuments } = yaml();
   const doc = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true })[0];
   const config: CiRuleConfig = { source: where };
   if (doc === undefined) return config;
