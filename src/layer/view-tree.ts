@@ -168,7 +168,10 @@ export interface LayerChange {
   size: number;
   /** For "modified" and "removed": the node as it was below this layer. */
   before?: ChangeBefore | undefined;
-  /** With `buildView(..., { afterStates: true })`, for "added" and "modified": the node as the layer left it. */
+  /**
+   * With `buildView(..., { afterStates: true })`, for "added" and "modified": the node as the layer left it — the
+   * node itself (a ViewNode) while no later layer touched the path, else a snapshot (that layer's `before`).
+   */
   after?: ChangeBefore | undefined;
 }
 

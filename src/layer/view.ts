@@ -157,10 +157,9 @@ function lexicalClean(path: string): string {
 export class SquashedView<K = Buffer> {
   readonly layers: ViewLayerInfo[];
   /**
-   * With `capture`: the leading bytes kept (or what `keep` made of them), by node path (ViewNode.path): the bytes
-   * of the content each node
-   * shows now, so a hard link of a kept file has them too (the same Buffer) and a path whose entry was replaced,
-   * removed or whited out by a later layer has none.
+   * With `capture`: the leading bytes kept (or what `keep` made of them), by node path (ViewNode.path): those of
+   * the content each node shows now, so a hard link of a kept file has them too (the same value) and a path whose
+   * entry was replaced, removed or whited out by a later layer has none.
    */
   readonly captured: Map<string, K> = new Map();
   readonly #tree: Tree;
