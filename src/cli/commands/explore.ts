@@ -217,8 +217,7 @@ Examples:
           }
           if (opts.web) {
             const { startWebServer } = await import("../../explorer/web/index.ts");
-            const ac = new AbortController();
-            const server = await startWebServer(model, { port, signal: ac.signal });
+            const server = await startWebServer(model, { port });
             io.stdout.write(`Serving ${model.image.name ?? image} at ${server.url} (ctrl+c stops)\n`);
             await new Promise<void>((resolve) => {
               const stop = () => {
