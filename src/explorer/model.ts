@@ -1,9 +1,10 @@
 /**
  * The explorer's model (level 6, no UI): one verified streaming pass over an image's layers into the squashed
- * view, keeping each layer's raw entries (dive's listings and figures) and what each layer did to every path with
- * the state it left (LayerChange.after). From that one persistent record, the tree as of any layer in either of
- * dive's compare modes is built on demand (and cached), instead of dive's 2×N stacked copies; file bytes of any
- * layer are read back from their layer. See src/explorer/types.ts for what views read.
+ * view, keeping what each layer did to every path with the state it left (LayerChange.after); dive's figures and
+ * the within-layer waste are computed from each layer's raw entries as the layer ends (the entries are kept only
+ * for dive's JSON export). From the change records, the tree as of any layer in either of dive's compare modes is
+ * built on demand (and cached), instead of dive's 2×N stacked copies; file bytes of any layer are read back from
+ * their layer. See src/explorer/types.ts for what views read.
  */
 import { OslessError } from "../errors.ts";
 import type { EventSink } from "../events/index.ts";
@@ -31,7 +32,7 @@ export interface ExploreOptions {
   baseLayers?: number | undefined;
   /**
    * Keep every layer's raw tar entries for `rawEntries()` (dive's JSON export). Off by default: the figures are
-   * computed layer by layer during the pass and the entries dropped, which halves memory on big images.
+   * computed layer by layer during the pass and the entries dropped, which saves a record per entry.
    */
   keepRawEntries?: boolean | undefined;
   signal?: AbortSignal | undefined;
