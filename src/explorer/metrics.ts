@@ -3,7 +3,7 @@
  * gate gives the same verdict), and osless's exact ones (what squashing the image would reclaim, each hidden copy
  * attributed to a cause). Rules: ../../../shared/design/explorer-metrics.md.
  */
-import type { RawEntry, SquashedView, ViewLayerInfo, ViewNode } from "../layer/view.ts";
+import type { RawEntry, SquashedView, ViewLayerInfo } from "../layer/view.ts";
 import { compareNames } from "../layer/view-tree.ts";
 import type { DiveMetrics, ExactMetrics, WasteCause, WasteItem } from "./types.ts";
 
@@ -227,13 +227,6 @@ export class DiveAccumulator {
   }
 }
 
-/** dive's figures of whole layers at once (see DiveAccumulator). */
-export function diveMetrics(layers: { entries: RawEntry[]; size: number }[]): DiveMetrics {
-  const acc = new DiveAccumulator();
-  for (const l of layers) acc.add(l.entries, l.size);
-  return acc.result();
-}
-
 // ---- exact ----
 
 /**
@@ -251,54 +244,18 @@ export function layerSelfWaste(index: number, entries: RawEntry[], shown: Readon
 }
 
 /**
- * Within-layer waste of a finished view that kept its raw entries: an entry whose bytes no node shows and no
- * later change hid (the caller's set) was replaced in its own layer. Used when `afterLayer` did not collect it.
- */
-function withinLayerWaste(view: SquashedView): WasteItem[] {
-  const hidden = new Set<number>();
-  for (const l of view.layers) {
-    for (const c of l.changes) {
-      const b = c.before?.content;
-      if (b !== undefined) hidden.add(b.layer * 2 ** 40 + b.offset);
-    }
-  }
-  for (const n of view.walk())
-    if (n.content !== undefined) hidden.add(n.content.layer * 2 ** 40 + n.content.offset);
-  const out: WasteItem[] = [];
-  for (const [i, l] of view.layers.entries()) {
-    for (const r of l.rawEntries ?? []) {
-      if (r.type !== "file" || r.offset === undefined || r.size === 0 || hidden.has(i * 2 ** 40 + r.offset))
-        continue;
-      out.push({ path: r.path, bytes: r.size, cause: "overwritten", layer: i, by: i });
-    }
-  }
-  return out;
-}
-
-/** Bytes of the regular files among `nodes`, each inode once. */
-export function visibleBytes(nodes: Iterable<ViewNode>): number {
-  const seen = new Set<number>();
-  let total = 0;
-  for (const n of nodes) {
-    if (n.content === undefined || seen.has(n.ino)) continue;
-    seen.add(n.ino);
-    total += n.size;
-  }
-  return total;
-}
-
-/**
- * osless's figures over a view built with `rawEntries` and `afterStates` (and `digests` to tell metadata-only
- * rewrites): every regular-file entry of every layer ships its bytes; those whose content is not visible at the
- * end are waste, attributed to the change that hid them: `deleted` (a whiteout, `rm -rf`, an opaque directory,
- * a type change), `overwritten` (a later entry for the path), `metadata-only` (the same content again with
- * another mode or owner). `baseFinalBytes`: the visible bytes after the base layers (see ViewOptions.afterLayer).
+ * osless's figures over a view built with `afterStates` (and `digests` to tell metadata-only rewrites): every
+ * regular-file entry of every layer ships its bytes; those whose content is not visible at the end are waste,
+ * attributed to the change that hid them: `deleted` (a whiteout, `rm -rf`, an opaque directory, a type change),
+ * `overwritten` (a later entry for the path), `metadata-only` (the same content again with another mode or
+ * owner). `baseFinalBytes`: the visible bytes after the base layers; `withinLayers`: the entries replaced in
+ * their own layer (layerSelfWaste, from ViewOptions.afterLayer).
  */
 export function exactMetrics(
   view: SquashedView,
   baseLayers: number,
   baseFinalBytes: number,
-  withinLayers: WasteItem[] = withinLayerWaste(view),
+  withinLayers: WasteItem[],
 ): ExactMetrics {
   const layers: ViewLayerInfo[] = view.layers;
   const base = Math.min(Math.max(0, baseLayers), layers.length);
