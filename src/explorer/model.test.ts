@@ -388,3 +388,26 @@ test("hard links and symlinks: bytes a hard link still shows are not waste (umoc
   for await (const c of m.readFile("link")) parts.push(c);
   assert.deepEqual(Buffer.concat(parts), bytes(100));
 });
+
+test("rewrites of the same size are told apart by content, hashed after the pass for those files only", async () => {
+  const { m } = await model([
+    [F("x", bytes(4)), F("y", bytes(4)), F("z", bytes(9))],
+    [F("x", bytes(4)), F("y", bytes(4, 0x62)), F("z", bytes(3))],
+    [F("x", bytes(4, 0x63))],
+  ]);
+  const at = (layer: number, mode: "layer" | "aggregated") =>
+    Object.fromEntries(["x", "y", "z"].map((p) => [p, m.tree(layer, mode).get(p)?.marker]));
+  assert.deepEqual(at(1, "layer"), { x: "unmodified", y: "modified", z: "modified" });
+  assert.deepEqual(at(2, "layer"), { x: "modified", y: "unmodified", z: "unmodified" });
+  assert.deepEqual(at(2, "aggregated"), { x: "modified", y: "modified", z: "modified" });
+  // The identical rewrite of x is a copy overwritten, not metadata-only (nothing differs).
+  assert.deepEqual(
+    m.metrics.exact.waste.map((w) => [w.path, w.bytes, w.cause, w.layer]),
+    [
+      ["z", 9, "overwritten", 0],
+      ["x", 4, "overwritten", 0],
+      ["x", 4, "overwritten", 1],
+      ["y", 4, "overwritten", 0],
+    ],
+  );
+});

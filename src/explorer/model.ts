@@ -64,8 +64,8 @@ export function layerHistory(
 
 /**
  * Build the model of an image from its layers (base first), its config and the manifest's layer descriptors. One
- * pass: blob digests and DiffIDs are verified as the layers stream by; file contents are hashed only when there
- * is more than one layer (to tell a rewrite from a change).
+ * pass: blob digests and DiffIDs are verified as the layers stream by; file contents are hashed afterwards only
+ * where a rewrite of the same size must be told apart (hashRewrites).
  */
 export async function buildExplorerModel(
   image: ExplorerImageInfo,
@@ -81,7 +81,7 @@ export async function buildExplorerModel(
   const view = await buildView(layers, {
     rawEntries: true,
     afterStates: true,
-    digests: layers.length > 1,
+    // Contents are hashed after the pass, only where a rewrite must be told apart (see hashRewrites).
     signal: opts.signal,
     events: opts.events,
     afterLayer: (i, nodes, info) => {
@@ -103,6 +103,7 @@ export async function buildExplorerModel(
       if (!opts.keepRawEntries) info.rawEntries = undefined;
     },
   });
+  await hashRewrites(view, opts.signal);
   const history = layerHistory(config, layers.length);
   const explorerLayers: ExplorerLayer[] = view.layers.map((l, i) => {
     const h = history[i];
@@ -139,6 +140,53 @@ export async function buildExplorerModel(
     exact: exactMetrics(view, baseLayers, baseLayers === 0 ? 0 : baseFinalBytes, selfWaste),
   };
   return new Model(image, explorerLayers, metrics, view);
+}
+
+/**
+ * Digests for the file states that only content can tell apart: two states of one path, both regular files of
+ * the same size (a rewrite with the same bytes is unmodified for dive, metadata-only for the exact figures). Set
+ * on those states (`digest`), read in one pass per layer involved; nothing to do for most images, whose
+ * rewrites change sizes, and for every single-layer image. Hashing every file during the pass instead cost ~90
+ * bytes per file and a hash object per entry.
+ */
+async function hashRewrites(view: SquashedView, signal: AbortSignal | undefined): Promise<void> {
+  // Every recorded file state, by path: the states a change replaced (before) and the ones layers left (after).
+  const byPath = new Map<string, ChangeBefore[]>();
+  for (const l of view.layers) {
+    for (const c of l.changes) {
+      if (c.before?.type !== "file" && c.after?.type !== "file") continue;
+      let states = byPath.get(c.path);
+      if (states === undefined) {
+        states = [];
+        byPath.set(c.path, states);
+      }
+      if (c.before?.type === "file" && !states.includes(c.before)) states.push(c.before);
+      if (c.after?.type === "file" && !states.includes(c.after)) states.push(c.after);
+    }
+  }
+  const need = new Map<number, Map<number, ChangeBefore[]>>(); // layer -> offset -> states with that content
+  for (const states of byPath.values()) {
+    if (states.length < 2) continue;
+    for (const s of states) {
+      if (s.content === undefined || s.digest !== undefined) continue;
+      if (!states.some((o) => o !== s && o.size === s.size)) continue;
+      let at = need.get(s.content.layer);
+      if (at === undefined) {
+        at = new Map();
+        need.set(s.content.layer, at);
+      }
+      const list = at.get(s.content.offset);
+      if (list === undefined) at.set(s.content.offset, [s]);
+      else list.push(s);
+    }
+  }
+  for (const [layer, at] of need) {
+    const digests = await view.digestsAt(layer, at.keys(), { signal });
+    for (const [offset, states] of at) {
+      const d = digests.get(offset);
+      if (d !== undefined) for (const s of states) s.digest = d;
+    }
+  }
 }
 
 /** Open `input` (store name, docker://, oci:, oci-archive:, docker-archive:) and build its model. */

@@ -867,3 +867,24 @@ test("changes record where each state's bytes are; afterStates records what a la
   assert.equal(plain.v.layers[0]!.changes[0]!.after, undefined);
   assert.throws(() => v.readContent({ layer: 9, offset: 0, size: 1 }, "x"), { code: "E_USAGE" });
 });
+
+test("digestsAt: the sha256 of the files at given offsets of one layer, in one pass; unknown offsets left out", async () => {
+  const sha = (b: string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+  const { v, mem } = await view([[F("a", "one"), F("b", "two"), F("c", "three")], [F("a", "four")]], {
+    rawEntries: true,
+  });
+  const entries = v.layers[0]!.rawEntries!;
+  const at = (p: string) => entries.find((r) => r.path === p)!.offset!;
+  const opens = mem.stats[0]!.opens;
+  const got = await v.digestsAt(0, [at("a"), at("c"), 3]);
+  assert.deepEqual(
+    [...got].sort((x, y) => x[0] - y[0]),
+    [
+      [at("a"), sha("one")],
+      [at("c"), sha("three")],
+    ],
+  );
+  assert.equal(mem.stats[0]!.opens, opens + 1, "one pass");
+  assert.deepEqual(await v.digestsAt(1, []), new Map());
+  await assert.rejects(v.digestsAt(7, [0]), { code: "E_USAGE" });
+});

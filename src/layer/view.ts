@@ -277,6 +277,45 @@ export class SquashedView<K = Buffer> {
     );
   }
 
+  /**
+   * sha256 of the regular-file data at each of `offsets` in layer `layer` (offsets as content locations record
+   * them), in one pass over the layer that stops after the last of them: for a reader that needs a few digests
+   * (rewrites to tell apart) without hashing every file during the build. An offset with no file data there is
+   * left out of the result.
+   */
+  async digestsAt(
+    layer: number,
+    offsets: Iterable<number>,
+    opts: ReadOptions = {},
+  ): Promise<Map<number, Digest>> {
+    const source = this.#sources[layer];
+    if (source === undefined) {
+      throw new OslessError("E_USAGE", `digestsAt: there is no layer ${layer} in this view`, {
+        hint: "pass a layer index of this view",
+      });
+    }
+    const wanted = new Set(offsets);
+    const out = new Map<number, Digest>();
+    if (wanted.size === 0) return out;
+    const last = Math.max(...wanted);
+    const tar = layerTar(source, { limits: this.#limits, signal: opts.signal });
+    const entries = readTar(tar, { drain: false, maxEntries: this.#limits?.maxEntries });
+    try {
+      for await (const e of entries) {
+        if (e.dataOffset > last) break;
+        if (e.header.type !== "file" || !wanted.has(e.dataOffset)) continue;
+        const h = createHash("sha256");
+        const whole = e.bodyNow();
+        if (whole !== undefined) h.update(whole);
+        else for await (const c of e.body()) h.update(c);
+        out.set(e.dataOffset, `sha256:${h.digest("hex")}`);
+      }
+    } finally {
+      await entries.return(undefined);
+    }
+    return out;
+  }
+
   async *#read(
     node: Pick<TreeNode, "path" | "contentLayer" | "contentOffset" | "size" | "digest">,
     opts: ReadOptions,
