@@ -10,6 +10,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
+import { noise } from "../fixtures/explore.ts";
 import { type ImageSpec, ociLayout } from "../fixtures/images.ts";
 import { needTool, run, tmpdir } from "../fixtures/tools.ts";
 import { startTmux, type TmuxSession } from "../fixtures/tty.ts";
@@ -20,20 +21,9 @@ const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const TSX = import.meta.resolve("tsx");
 const OUT = join(process.env.OSLESS_TEST_OUTPUT ?? join(osTmpdir(), "osless-test-output"), "explore-tui");
 
-/** Deterministic bytes that do not compress. */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed * 2654435761 + 1;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-const LIBBIG = bytes(1_200_000, 1);
-const TOOL = bytes(300_000, 2);
-const SERVER = bytes(500_000, 3);
+const LIBBIG = noise(1_200_000, 1);
+const TOOL = noise(300_000, 2);
+const SERVER = noise(500_000, 3);
 const PASSWD_V1 = "root:x:0:0:root:/root:/bin/sh\n";
 const PASSWD_V2 = `${PASSWD_V1}app:x:1000:1000::/app:/bin/sh\n`;
 
@@ -68,7 +58,7 @@ const SPEC: ImageSpec = {
         "etc/motd": { data: "welcome\n", mode: 0o600 },
         "bin/tool": { data: TOOL, mode: 0o4755 },
         "app/.wh.config.json": "",
-        "app/data/cache.bin": bytes(200_000, 4),
+        "app/data/cache.bin": noise(200_000, 4),
       },
     },
   ],

@@ -1,5 +1,5 @@
 // `osless explore --web` in a real browser (Debian's chromium through playwright-core): the page on the server
-// of src/explorer/web, first over a model built in the test (src/explorer/web/testkit.ts), then over the real
+// of src/explorer/web, first over a model built in the test (src/explorer/testkit.ts), then over the real
 // model of an image built by umoci and copied into a store. One scenario for both: a base layer, then layers that
 // add files, modify, chmod and delete files and a directory, and add more. The page must show the layers, the
 // tree with dive's markers and colours in both compare modes, search and reveal, a treemap whose areas follow the
@@ -7,14 +7,14 @@
 // The real-image run writes the screenshots of docs/explore.md (docs/images/explore-web-*.png).
 import assert from "node:assert/strict";
 import { mkdir, readFile } from "node:fs/promises";
-import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
+import { type FakeFile, type FakeLayer, fakeModel } from "../../src/explorer/testkit.ts";
 import type { ExplorerModel } from "../../src/explorer/types.ts";
 import { startWebServer, type WebServer } from "../../src/explorer/web/index.ts";
-import { type FakeEntry, type FakeLayer, fakeModel } from "../../src/explorer/web/testkit.ts";
 import { closeBrowser, launchBrowser, pageProblems } from "../fixtures/browser.ts";
+import { httpRequest, noise } from "../fixtures/explore.ts";
 import { type FileSpec, type ImageSpec, ociLayout } from "../fixtures/images.ts";
 import { busyboxRootfsPath } from "../fixtures/rootfs.ts";
 import { tmpdir } from "../fixtures/tools.ts";
@@ -25,19 +25,8 @@ declare function getComputedStyle(e: unknown): { color: string; textDecorationLi
 
 const SHOTS = new URL("../../docs/images/", import.meta.url).pathname;
 
-/** Deterministic bytes that do not compress (so layer sizes stay what the files say). */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed * 2654435761 + 1;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-const SERVER_V1 = bytes(800_000, 1);
-const SERVER_V2 = bytes(820_000, 2);
+const SERVER_V1 = noise(800_000, 1);
+const SERVER_V2 = noise(820_000, 2);
 const PASSWD_V2 =
   "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000::/app:/bin/sh\n";
 
@@ -45,14 +34,14 @@ const PASSWD_V2 =
 const UPPER: Record<string, FileSpec>[] = [
   {
     "app/bin/server": { data: SERVER_V1, mode: 0o755 },
-    "app/lib/libfoo.so": bytes(300_000, 3),
-    "app/lib/libbar.so": bytes(120_000, 4),
+    "app/lib/libfoo.so": noise(300_000, 3),
+    "app/lib/libbar.so": noise(120_000, 4),
     "app/static/index.html": "<!doctype html><title>app</title>\n",
     "app/static/app.css": "body { margin: 0 }\n",
     "app/config.json": '{"listen": ":8080"}\n',
-    "var/cache/pkg/index.db": bytes(500_000, 5),
-    "var/cache/pkg/a.deb": bytes(200_000, 6),
-    "tmp/build.log": bytes(50_000, 7),
+    "var/cache/pkg/index.db": noise(500_000, 5),
+    "var/cache/pkg/a.deb": noise(200_000, 6),
+    "tmp/build.log": noise(50_000, 7),
   },
   {
     "etc/passwd": PASSWD_V2,
@@ -62,7 +51,7 @@ const UPPER: Record<string, FileSpec>[] = [
     "var/cache/.wh.pkg": "",
   },
   {
-    "app/static/big.js": bytes(200_000, 8),
+    "app/static/big.js": noise(200_000, 8),
     "etc/motd": "welcome\n",
   },
 ];
@@ -71,7 +60,7 @@ const UPPER: Record<string, FileSpec>[] = [
 function fakeLayers(): FakeLayer[] {
   const base: FakeLayer = {
     files: {
-      "bin/busybox": { data: bytes(1_000_000, 9), mode: 0o755 },
+      "bin/busybox": { data: noise(1_000_000, 9), mode: 0o755 },
       "bin/sh": { symlink: "/bin/busybox" },
       "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
       "etc/group": "root:x:0:\n",
@@ -79,12 +68,12 @@ function fakeLayers(): FakeLayer[] {
     },
   };
   const upper = UPPER.map((files, i): FakeLayer => {
-    const out: Record<string, FakeEntry | null> = {};
+    const out: Record<string, FakeFile | null> = {};
     for (const [p, spec] of Object.entries(files)) {
       const slash = p.lastIndexOf("/");
       const name = p.slice(slash + 1);
       if (name.startsWith(".wh.")) out[p.slice(0, slash + 1) + name.slice(4)] = null;
-      else out[p] = spec as FakeEntry;
+      else out[p] = spec as FakeFile;
     }
     return { command: `osless test fixture layer ${i + 1}`, files: out };
   });
@@ -111,32 +100,12 @@ async function realModel(): Promise<ExplorerModel> {
   return exploreStoreImage(await Store.open(root), "explore-web:v1");
 }
 
-function plainGet(
+async function plainGet(
   url: string,
   opts: { method?: string; host?: string } = {},
 ): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port: u.port,
-        path: u.pathname + u.search,
-        method: opts.method ?? "GET",
-        agent: false,
-        headers: { Host: opts.host ?? u.host },
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+  const r = await httpRequest(url, opts);
+  return { status: r.status, body: r.body.toString("utf8") };
 }
 
 const row = (path: string) => `#tree .row[data-path="${path}"]`;
@@ -469,7 +438,7 @@ describe("explore --web in chromium", () => {
   });
 
   test("a directory of 2,500 files comes page by page; search reveals an entry past the first page", async () => {
-    const files: Record<string, FakeEntry> = {};
+    const files: Record<string, FakeFile> = {};
     for (let i = 0; i < 2500; i++) files[`data/f${String(i).padStart(4, "0")}`] = "x";
     const server = await startWebServer(fakeModel([{ files }]));
     const page = await browser.newPage();

@@ -4,7 +4,7 @@
 // within a few screenfuls of that (2,000 nodes, 1% of the tree), whatever the size of the tree.
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { bigModel, type FakeModel } from "./testkit.ts";
+import { bigModel, type FakeModel } from "../testkit.ts";
 import { ExplorerView } from "./view.ts";
 
 let model: FakeModel;

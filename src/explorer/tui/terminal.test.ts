@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { isOslessError } from "../../errors.ts";
+import { fakeModel } from "../testkit.ts";
 import { runTui } from "./terminal.ts";
-import { fakeModel } from "./testkit.ts";
 
 test("runTui refuses input or output that is not a terminal, pointing at --json and --ci", async () => {
   const model = fakeModel([{ files: { a: "x" } }]);

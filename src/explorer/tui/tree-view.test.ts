@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { prng } from "../../tar/testkit.ts";
+import { type FakeFile, type FakeLayer, fakeModel } from "../testkit.ts";
 import type { FileNode, Marker } from "../types.ts";
-import { type FakeFile, type FakeLayerSpec, fakeModel } from "./testkit.ts";
 import { nodeAt, type Pos, type SortOrder, TreeView } from "./tree-view.ts";
 
 /** Rows as a plain depth-first walk gives them: the reference the lazy row walk must agree with. */
@@ -26,10 +26,10 @@ function reference(
   return out;
 }
 
-function randomLayers(rand: () => number): FakeLayerSpec[] {
+function randomLayers(rand: () => number): FakeLayer[] {
   const names = ["a", "b", "c", "dd", "e.txt", "f", "gg"];
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
-  const layers: FakeLayerSpec[] = [];
+  const layers: FakeLayer[] = [];
   const known: string[] = [];
   for (let l = 0; l < 4; l++) {
     const files: Record<string, FakeFile | null> = {};

@@ -3,8 +3,8 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { tmpdir } from "../../../test/fixtures/tools.ts";
+import { fakeModel } from "../testkit.ts";
 import { stripAnsi, textWidth } from "./screen.ts";
-import { fakeModel } from "./testkit.ts";
 import { ExplorerView } from "./view.ts";
 
 /**
