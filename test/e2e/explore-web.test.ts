@@ -4,9 +4,10 @@
 // add files, modify, chmod and delete files and a directory, and add more. The page must show the layers, the
 // tree with dive's markers and colours in both compare modes, search and reveal, a treemap whose areas follow the
 // sizes, and downloads with the file's exact bytes as of the layer shown; the server must refuse what it should.
-// The real-image run writes the screenshots of docs/explore.md (docs/images/explore-web-*.png).
+// The real-image run takes the screenshots of docs/explore.md (written there with OSLESS_UPDATE_DOCS=1).
 import assert from "node:assert/strict";
 import { mkdir, readFile } from "node:fs/promises";
+import { tmpdir as osTmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
@@ -23,7 +24,15 @@ import { osless } from "./cli.ts";
 // Runs in the page (the callbacks of evaluate are serialised); the project's TypeScript has no DOM library.
 declare function getComputedStyle(e: unknown): { color: string; textDecorationLine: string };
 
-const SHOTS = new URL("../../docs/images/", import.meta.url).pathname;
+/**
+ * Screenshots go to the test output directory ($OSLESS_TEST_OUTPUT/explore-web, as the terminal captures do); with
+ * OSLESS_UPDATE_DOCS=1 they replace docs/images/explore-web-*.png, the pictures of docs/explore.md. A test run
+ * does not otherwise touch the repository.
+ */
+const SHOTS =
+  process.env.OSLESS_UPDATE_DOCS === "1"
+    ? new URL("../../docs/images/", import.meta.url).pathname
+    : join(process.env.OSLESS_TEST_OUTPUT ?? join(osTmpdir(), "osless-test-output"), "explore-web");
 
 const SERVER_V1 = noise(800_000, 1);
 const SERVER_V2 = noise(820_000, 2);
