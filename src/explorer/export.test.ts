@@ -157,6 +157,14 @@ function model(m: ImageMetrics = metrics()): ExplorerModel {
       if (r === undefined) throw new Error(`no layer ${i}`);
       return r;
     },
+    changes(i: number) {
+      return i === 1
+        ? [
+            { path: "etc/passwd", change: "modified" as const, type: "file" as const, size: 13 },
+            { path: "var/log", change: "removed" as const, type: "directory" as const, size: 0 },
+          ]
+        : [];
+    },
   };
 }
 
@@ -368,6 +376,7 @@ test("oslessJson: image, every layer field, both metric sets and the exact waste
         added: 0,
         modified: 0,
         removed: 0,
+        changes: [],
       },
       {
         index: 1,
@@ -384,6 +393,10 @@ test("oslessJson: image, every layer field, both metric sets and the exact waste
         added: 5,
         modified: 1,
         removed: 1,
+        changes: [
+          { path: "etc/passwd", change: "modified", type: "file", size: 13 },
+          { path: "var/log", change: "removed", type: "directory", size: 0 },
+        ],
       },
       {
         index: 2,
@@ -400,6 +413,7 @@ test("oslessJson: image, every layer field, both metric sets and the exact waste
         added: 0,
         modified: 0,
         removed: 0,
+        changes: [],
       },
     ],
     metrics: {
@@ -447,6 +461,7 @@ test("oslessJson: image, every layer field, both metric sets and the exact waste
     "added",
     "modified",
     "removed",
+    "changes",
   ]);
   assert.deepEqual(Object.keys(doc.metrics), ["dive", "exact"]);
   assert.deepEqual(Object.keys(doc.metrics.exact), [

@@ -250,7 +250,10 @@ function goJsonEscape(json: string): string {
  *       "comment": string | null,  its comment
  *       "added": number,           paths the layer added,
  *       "modified": number,        modified,
- *       "removed": number          and removed (every path below a removed directory counted)
+ *       "removed": number,         and removed (every path below a removed directory counted)
+ *       "changes": [               the paths it changed, sorted by path (a rewrite that changes nothing is left out)
+ *         { "path": string, "change": "added" | "modified" | "removed", "type": string, "size": number }
+ *       ]
  *     }
  *   ],
  *   "metrics": {
@@ -315,6 +318,7 @@ export function oslessJson(model: ExplorerModel): string {
       added: l.added,
       modified: l.modified,
       removed: l.removed,
+      changes: model.changes(l.index),
     })),
     metrics: {
       dive: {

@@ -158,12 +158,18 @@ test("layers: dive's command from the history, empty layers skipped; change coun
     ["ADD file:abc in /", "apt-get update && rm -rf /var", "COPY new /etc/new # buildkit"],
   );
   assert.equal(m.layers[1]?.createdBy, "/bin/sh -c apt-get update && rm -rf /var");
+  // Layer 2's entry for etc changes nothing of etc itself (its children are what changed).
+  assert.deepEqual(m.changes(2), [
+    { path: "etc/a", change: "removed", type: "file", size: 100 },
+    { path: "etc/c", change: "removed", type: "file", size: 5 },
+    { path: "etc/new", change: "added", type: "file", size: 7 },
+  ]);
   assert.deepEqual(
     m.layers.map((l) => [l.size, l.entries, l.added, l.modified, l.removed]),
     [
       [210, 7, 7, 0, 0],
       [117, 5, 1, 2, 4],
-      [7, 3, 1, 1, 2],
+      [7, 3, 1, 0, 2],
     ],
   );
   assert.ok(m.layers.every((l) => l.mediaType.endsWith("tar+gzip") && l.compressedSize > 0));
@@ -400,6 +406,19 @@ test("rewrites of the same size are told apart by content, hashed after the pass
   assert.deepEqual(at(1, "layer"), { x: "unmodified", y: "modified", z: "modified" });
   assert.deepEqual(at(2, "layer"), { x: "modified", y: "unmodified", z: "unmodified" });
   assert.deepEqual(at(2, "aggregated"), { x: "modified", y: "modified", z: "modified" });
+  // What each layer changed: the identical rewrite of x is not a change.
+  assert.deepEqual(m.changes(1), [
+    { path: "y", change: "modified", type: "file", size: 4 },
+    { path: "z", change: "modified", type: "file", size: 3 },
+  ]);
+  assert.deepEqual(
+    m.layers.map((l) => [l.added, l.modified, l.removed]),
+    [
+      [3, 0, 0],
+      [0, 2, 0],
+      [0, 1, 0],
+    ],
+  );
   // The identical rewrite of x is a copy overwritten, not metadata-only (nothing differs).
   assert.deepEqual(
     m.metrics.exact.waste.map((w) => [w.path, w.bytes, w.cause, w.layer]),

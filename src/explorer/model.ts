@@ -20,6 +20,7 @@ import type {
   ExplorerImageInfo,
   ExplorerLayer,
   ExplorerModel,
+  FileChange,
   FileNode,
   FileTree,
   ImageMetrics,
@@ -110,11 +111,9 @@ export async function buildExplorerModel(
     let added = 0;
     let modified = 0;
     let removed = 0;
-    for (const c of l.changes) {
-      // The root exists before any layer: the base layer's entry for "." sets it up, it does not change it.
-      if (i === 0 && c.path === ".") continue;
-      if (c.kind === "added") added++;
-      else if (c.kind === "modified") modified++;
+    for (const c of layerChanges(view, i)) {
+      if (c.change === "added") added++;
+      else if (c.change === "modified") modified++;
       else removed++;
     }
     const d = descriptors[i];
@@ -140,6 +139,25 @@ export async function buildExplorerModel(
     exact: exactMetrics(view, baseLayers, baseLayers === 0 ? 0 : baseFinalBytes, selfWaste),
   };
   return new Model(image, explorerLayers, metrics, view);
+}
+
+/** What layer `index` changed, as `ExplorerModel.changes` says. */
+function layerChanges(view: SquashedView, index: number): FileChange[] {
+  const out: FileChange[] = [];
+  for (const c of view.layers[index]!.changes) {
+    // The root exists before any layer: the base layer's entry for "." sets it up, it does not change it.
+    if (index === 0 && c.path === ".") continue;
+    // A rewrite that changes nothing (same type, content, mode, owner) is no change, as in dive.
+    if (c.kind === "modified" && c.before && c.after && same(c.before, c.after)) continue;
+    const state = c.kind === "removed" ? c.before : c.after;
+    out.push({
+      path: c.path,
+      change: c.kind,
+      type: c.type,
+      size: state?.type === "file" ? state.size : 0,
+    });
+  }
+  return out;
 }
 
 /**
@@ -237,6 +255,10 @@ class Model implements ExplorerModel {
     this.layers = layers;
     this.metrics = metrics;
     this.#view = view;
+  }
+
+  changes(layer: number): FileChange[] {
+    return layerChanges(this.#view, this.#layerIndex(layer));
   }
 
   rawEntries(layer: number): import("../layer/view.ts").RawEntry[] {

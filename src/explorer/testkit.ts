@@ -37,6 +37,7 @@ import type {
   ExactMetrics,
   ExplorerLayer,
   ExplorerModel,
+  FileChange,
   FileNode,
   FileTree,
   Marker,
@@ -153,6 +154,7 @@ export function fakeModel(layers: FakeLayer[], opts: FakeModelOptions = {}): Fak
   /** As of each layer: the last layer that removed each path. */
   const removedBy: Map<string, number>[] = [];
   const infos: ExplorerLayer[] = [];
+  const changesByLayer: FileChange[][] = [];
   const copies = new Map<string, { cumulative: number; min: number; count: number }>();
   const waste: WasteItem[] = [];
   let cur: Stack = new Map();
@@ -162,6 +164,8 @@ export function fakeModel(layers: FakeLayer[], opts: FakeModelOptions = {}): Fak
     cur = new Map(cur);
     removed = new Map(removed);
     const counts = { added: 0, modified: 0, removed: 0 };
+    const changed: FileChange[] = [];
+    changesByLayer.push(changed);
     let size = 0;
     const hidden = (path: string, it: Item, cause: WasteCause) => {
       if (it.type === "file" && it.size > 0)
@@ -173,6 +177,7 @@ export function fakeModel(layers: FakeLayer[], opts: FakeModelOptions = {}): Fak
           cur.delete(k);
           removed.set(k, i);
           counts.removed++;
+          changed.push({ path: k, change: "removed", type: it.type, size: it.type === "file" ? it.size : 0 });
           hidden(k, it, "deleted");
         }
     };
@@ -197,8 +202,14 @@ export function fakeModel(layers: FakeLayer[], opts: FakeModelOptions = {}): Fak
       if (old?.type === "directory" && item.type !== "directory") remove(path, false);
       if (old) hidden(path, old, old.content === item.content ? "metadata-only" : "overwritten");
       const was = below.get(path);
-      if (!was) counts.added++;
-      else if (!same(was, item)) counts.modified++;
+      const fc = { path, type: item.type, size: item.type === "file" ? item.size : 0 };
+      if (!was) {
+        counts.added++;
+        changed.push({ ...fc, change: "added" });
+      } else if (!same(was, item)) {
+        counts.modified++;
+        changed.push({ ...fc, change: "modified" });
+      }
       cur.set(path, item);
       removed.delete(path);
     }
@@ -311,6 +322,10 @@ export function fakeModel(layers: FakeLayer[], opts: FakeModelOptions = {}): Fak
       return files.slice(0, n);
     },
     rawEntries: () => [],
+    changes(layer: number) {
+      stackAt(layer);
+      return [...changesByLayer[layer]!].sort((a, b) => compareNames(a.path, b.path));
+    },
   };
   return model;
 }

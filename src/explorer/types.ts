@@ -36,7 +36,7 @@ export interface ExplorerLayer {
   createdBy: string | null;
   created: string | null;
   comment: string | null;
-  /** How many paths the layer added, modified and removed (removed: every path below a removed directory too). */
+  /** How many paths the layer added, modified and removed, as `ExplorerModel.changes` lists them. */
   added: number;
   modified: number;
   removed: number;
@@ -72,6 +72,17 @@ export interface FileNode {
   layer: number;
   /** Directories: children sorted by name (UTF-8 byte order). */
   children?: FileNode[] | undefined;
+}
+
+/** One path a layer changed: added, modified (type, content, mode or owner changed) or removed. */
+export interface FileChange {
+  /** In-root path, no leading "/". */
+  path: string;
+  change: "added" | "modified" | "removed";
+  /** The type after the layer (before it, for a removal). */
+  type: TarType;
+  /** A regular file's size after the layer (before it, for a removal); 0 for other types. */
+  size: number;
 }
 
 export interface FileTree {
@@ -152,6 +163,11 @@ export interface ExplorerModel {
   readFile(path: string, layer?: number): AsyncIterable<Buffer>;
   /** The largest regular files of the final filesystem, largest first. */
   largest(n: number): { path: string; size: number; layer: number }[];
+  /**
+   * The paths layer `layer` changed, sorted by path: what dive's layer compare marks (a rewrite that changes
+   * nothing is left out; so is the base layer's entry for the root). Every path below a removed directory is listed.
+   */
+  changes(layer: number): FileChange[];
   /** dive's tar entries of a layer in tar order (for dive's JSON `fileList`). */
   rawEntries(layer: number): import("../layer/view.ts").RawEntry[];
 }

@@ -66,6 +66,11 @@ test("explore --json: both metric sets, worked out from the layers", async () =>
   assert.equal(j.layers.length, 3);
   // Layer 0's "./" entry sets the root up; it is not a change. (GNU tar layers: 4 files, etc/ and var/.)
   assert.deepEqual([j.layers[0].added, j.layers[0].modified, j.layers[0].removed], [6, 0, 0]);
+  // Each file's change: etc/a only changed mode, still a modification; etc/ itself did not change.
+  assert.deepEqual(
+    j.layers[1].changes.map((c: { path: string; change: string }) => `${c.change} ${c.path}`),
+    ["modified etc/a", "removed etc/b", "modified keep", "removed var", "removed var/x"],
+  );
   assert.deepEqual(
     j.layers.map((l: { command: string }) => l.command),
     ["osless test fixture layer 0", "osless test fixture layer 1", "osless test fixture layer 2"],
