@@ -148,7 +148,8 @@ export async function takeInventory(files: ImageFiles): Promise<Inventory> {
   }
   inv.executables.count = inv.executables.elf + inv.executables.scripts;
   // Sorted by path, so that the order does not depend on how the source walks (an image view, a directory).
-  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const byPath = (a: { path: string }, b: { path: string }) =>
+    a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
   inv.setuid.sort(byPath);
   inv.worldWritable.sort(byPath);
 
