@@ -31,10 +31,10 @@ export interface TarHeader {
   gname: string;
   devmajor: number;
   devminor: number;
-  /** From SCHILY.xattr.<name>; raw value bytes. */
-  xattrs: Map<string, Buffer>;
-  /** Every PAX 'x' record of this entry: key -> raw value bytes. */
-  pax: Map<string, Buffer>;
+  /** From SCHILY.xattr.<name>; raw value bytes. Read-only: entries without any share one empty map. */
+  xattrs: ReadonlyMap<string, Buffer>;
+  /** Every PAX 'x' record of this entry: key -> raw value bytes. Read-only, shared when empty. */
+  pax: ReadonlyMap<string, Buffer>;
 }
 
 export const BLOCK = 512;

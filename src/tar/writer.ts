@@ -24,12 +24,12 @@ export interface TarWriteEntry {
   devmajor?: number;
   devminor?: number;
   /** Written as SCHILY.xattr.<name>; when given, replaces any SCHILY.xattr.* record in `pax`. */
-  xattrs?: Map<string, Buffer>;
+  xattrs?: ReadonlyMap<string, Buffer>;
   /**
    * Extra PAX records to keep (e.g. from a read header). Records the writer derives from the fields above
    * (path, linkpath, size, uid, gid, mtime, uname, gname, hdrcharset) are recomputed, not copied.
    */
-  pax?: Map<string, Buffer>;
+  pax?: ReadonlyMap<string, Buffer>;
 }
 
 export type TarWriteItem = { entry: TarWriteEntry; body?: Buffer | AsyncIterable<Uint8Array> };
