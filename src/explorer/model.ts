@@ -9,7 +9,7 @@
 import { OslessError } from "../errors.ts";
 import type { EventSink } from "../events/index.ts";
 import type { LayerSource } from "../layer/source.ts";
-import { buildView, type ChangeBefore, type SquashedView } from "../layer/view.ts";
+import { buildView, type ChangeBefore, type LayerChange, type SquashedView } from "../layer/view.ts";
 import { compareNames } from "../layer/view-tree.ts";
 import type { Descriptor, ImageConfig, Platform } from "../spec/schemas.ts";
 import type { Store } from "../store/layout.ts";
@@ -111,9 +111,11 @@ export async function buildExplorerModel(
     let added = 0;
     let modified = 0;
     let removed = 0;
-    for (const c of layerChanges(view, i)) {
-      if (c.change === "added") added++;
-      else if (c.change === "modified") modified++;
+    // Counted as layerChanges lists them, without making the list (a record per path of the image).
+    for (const c of l.changes) {
+      if (!isChange(c, i)) continue;
+      if (c.kind === "added") added++;
+      else if (c.kind === "modified") modified++;
       else removed++;
     }
     const d = descriptors[i];
@@ -141,14 +143,21 @@ export async function buildExplorerModel(
   return new Model(image, explorerLayers, metrics, view);
 }
 
+/**
+ * Whether a change record of layer `index` is a change for dive: the base layer's entry for the root sets it
+ * up (the root exists before any layer), and a rewrite that changes nothing (same type, content, mode, owner)
+ * is none.
+ */
+function isChange(c: LayerChange, index: number): boolean {
+  if (index === 0 && c.path === ".") return false;
+  return !(c.kind === "modified" && c.before && c.after && same(c.before, c.after));
+}
+
 /** What layer `index` changed, as `ExplorerModel.changes` says. */
 function layerChanges(view: SquashedView, index: number): FileChange[] {
   const out: FileChange[] = [];
   for (const c of view.layers[index]!.changes) {
-    // The root exists before any layer: the base layer's entry for "." sets it up, it does not change it.
-    if (index === 0 && c.path === ".") continue;
-    // A rewrite that changes nothing (same type, content, mode, owner) is no change, as in dive.
-    if (c.kind === "modified" && c.before && c.after && same(c.before, c.after)) continue;
+    if (!isChange(c, index)) continue;
     const state = c.kind === "removed" ? c.before : c.after;
     out.push({
       path: c.path,
