@@ -9,14 +9,6 @@ import type { DiveMetrics, ExactMetrics, WasteCause, WasteItem } from "./types.t
 
 // ---- dive --------------------------------------------------------------------------------------------------------
 
-/** What dive knows of a path in a tree: the header size, whether an explicit directory entry made it. */
-interface DiveInfo {
-  size: number;
-  isDir: boolean;
-  /** Paths directly below it (implicit parents included). */
-  kids: number;
-}
-
 const WH = ".wh.";
 const OPAQUE = ".wh..wh.";
 
@@ -76,68 +68,36 @@ function layerLeaves(
   return out;
 }
 
-/**
- * The layers below, stacked as dive stacks them, for whiteout lookups: paths (dive's, "/"-rooted) to their info.
- * Implicit parents exist with empty info (not directories), as in dive's trees.
- */
-class Stacked {
-  /** Keys: paths without a leading "/"; "" is the root. */
-  readonly #nodes = new Map<string, DiveInfo>([["", { size: 0, isDir: true, kids: 0 }]]);
+/** Growable columns of numbers, one row per path of the image (typed arrays: no object per path). */
+class Columns {
+  size = 0;
+  cumulative = new Float64Array(1024);
+  min = new Float64Array(1024);
+  count = new Uint32Array(1024);
+  /** The stacked tree of the layers below: present, size, explicit directory, paths directly below. */
+  present = new Uint8Array(1024);
+  stSize = new Float64Array(1024);
+  isDir = new Uint8Array(1024);
+  kids = new Uint32Array(1024);
 
-  get(path: string): DiveInfo | undefined {
-    return this.#nodes.get(path);
-  }
-
-  /** Size of `path` and everything below it. */
-  subtreeSize(path: string): number {
-    const n = this.#nodes.get(path);
-    if (n === undefined) return 0;
-    let total = n.size;
-    if (n.kids > 0) {
-      const prefix = `${path}/`;
-      for (const [p, i] of this.#nodes) if (p.startsWith(prefix)) total += i.size;
+  add(): number {
+    if (this.size === this.count.length) {
+      const grow = <T extends Float64Array | Uint32Array | Uint8Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.cumulative = grow(this.cumulative);
+      this.min = grow(this.min);
+      this.count = grow(this.count);
+      this.present = grow(this.present);
+      this.stSize = grow(this.stSize);
+      this.isDir = grow(this.isDir);
+      this.kids = grow(this.kids);
     }
-    return total;
-  }
-
-  #parent(path: string): string {
-    const i = path.lastIndexOf("/");
-    return i < 0 ? "" : path.slice(0, i);
-  }
-
-  /** dive's AddPath: the node (and missing parents) created or given this info; children kept. */
-  add(path: string, size: number, isDir: boolean): void {
-    const n = this.#nodes.get(path);
-    if (n !== undefined) {
-      n.size = size;
-      n.isDir = isDir;
-      return;
-    }
-    this.#nodes.set(path, { size, isDir, kids: 0 });
-    let child = path;
-    for (;;) {
-      const parent = this.#parent(child);
-      const p = this.#nodes.get(parent);
-      if (p !== undefined) {
-        p.kids++;
-        return;
-      }
-      this.#nodes.set(parent, { size: 0, isDir: false, kids: 1 });
-      child = parent;
-    }
-  }
-
-  /** dive's RemovePath: the node and everything below it. */
-  remove(path: string): void {
-    const n = this.#nodes.get(path);
-    if (n === undefined || path === "") return;
-    if (n.kids > 0) {
-      const prefix = `${path}/`;
-      for (const p of [...this.#nodes.keys()]) if (p.startsWith(prefix)) this.#nodes.delete(p);
-    }
-    this.#nodes.delete(path);
-    const parent = this.#nodes.get(this.#parent(path));
-    if (parent !== undefined) parent.kids--;
+    const i = this.size++;
+    this.min[i] = -1;
+    return i;
   }
 }
 
@@ -147,33 +107,99 @@ class Stacked {
  * path seen in two layers or more counts as wasted (the kept one too), a `.wh.` whiteout counts the size of the
  * directory it removes (and a whiteout whose target is not in the layers below ends that layer's walk), opaque
  * whiteouts are ignored, the first layer is the "base image".
+ *
+ * One index of paths (dive's, without the leading "/"; "" is the root) serves both what dive keeps per path and
+ * dive's stacked tree of the layers below (for whiteout lookups; implicit parents have empty info, not
+ * directories, as in dive's trees), with the numbers in typed columns: an image's every path is in it.
  */
 export class DiveAccumulator {
-  readonly #byPath = new Map<string, { file: string; cumulative: number; min: number; count: number }>();
-  readonly #inefficient: { file: string; cumulative: number; min: number; count: number }[] = [];
-  readonly #below = new Stacked();
+  readonly #index = new Map<string, number>();
+  readonly #paths: string[] = [];
+  readonly #c = new Columns();
+  readonly #inefficient: number[] = [];
   readonly #sizes: number[] = [];
+
+  constructor() {
+    const root = this.#row("");
+    this.#c.present[root] = 1;
+    this.#c.isDir[root] = 1;
+  }
+
+  #row(path: string): number {
+    let i = this.#index.get(path);
+    if (i === undefined) {
+      i = this.#c.add();
+      this.#index.set(path, i);
+      this.#paths.push(path);
+    }
+    return i;
+  }
+
+  static #parent(path: string): string {
+    const i = path.lastIndexOf("/");
+    return i < 0 ? "" : path.slice(0, i);
+  }
+
+  /** Rows of the stacked tree strictly below `path`. */
+  *#below(path: string): Generator<number> {
+    const prefix = `${path}/`;
+    const c = this.#c;
+    for (const [p, i] of this.#index) if (c.present[i] === 1 && p.startsWith(prefix)) yield i;
+  }
+
+  /** dive's AddPath: the node (and missing parents) created or given this info; children kept. */
+  #stackAdd(path: string, size: number, isDir: boolean): void {
+    const c = this.#c;
+    const i = this.#row(path);
+    c.stSize[i] = size;
+    c.isDir[i] = isDir ? 1 : 0;
+    if (c.present[i] === 1) return;
+    c.present[i] = 1;
+    c.kids[i] = 0;
+    for (let child = path; ; ) {
+      const parent = DiveAccumulator.#parent(child);
+      const p = this.#row(parent);
+      if (c.present[p] === 1) {
+        c.kids[p]!++;
+        return;
+      }
+      c.present[p] = 1;
+      c.stSize[p] = 0;
+      c.isDir[p] = 0;
+      c.kids[p] = 1;
+      child = parent;
+    }
+  }
+
+  /** dive's RemovePath: the node and everything below it. */
+  #stackRemove(path: string): void {
+    const c = this.#c;
+    const i = this.#index.get(path);
+    if (i === undefined || c.present[i] !== 1 || path === "") return;
+    if (c.kids[i]! > 0) for (const k of [...this.#below(path)]) c.present[k] = 0;
+    c.present[i] = 0;
+    const parent = this.#index.get(DiveAccumulator.#parent(path));
+    if (parent !== undefined && c.present[parent] === 1) c.kids[parent]!--;
+  }
 
   add(entries: RawEntry[], size: number): void {
     this.#sizes.push(size);
-    const below = this.#below;
+    const c = this.#c;
     for (const leaf of layerLeaves(entries)) {
       const p = divePath(leaf.path);
       let bytes: number;
       if (leaf.whiteout) {
-        const prev = below.get(p);
-        if (prev === undefined) break; // dive's walk stops at the error: the rest of the layer is not counted
-        bytes = prev.isDir ? below.subtreeSize(p) : 0;
+        const prev = this.#index.get(p);
+        if (prev === undefined || c.present[prev] !== 1) break; // dive's walk stops at the error: the rest of the layer is not counted
+        bytes = c.stSize[prev]!;
+        if (c.isDir[prev] === 1) for (const k of this.#below(p)) bytes += c.stSize[k]!;
+        else bytes = 0;
       } else bytes = leaf.size;
-      let e = this.#byPath.get(p);
-      if (e === undefined) {
-        e = { file: p, cumulative: 0, min: -1, count: 0 };
-        this.#byPath.set(p, e);
-      }
-      e.cumulative += bytes;
-      e.min = e.min === -1 ? bytes : Math.min(e.min, bytes);
-      e.count++;
-      if (e.count === 2) this.#inefficient.push(e);
+      const e = this.#row(p);
+      c.cumulative[e]! += bytes;
+      c.min[e] = c.min[e] === -1 ? bytes : Math.min(c.min[e]!, bytes);
+      c.count[e]!++;
+      if (c.count[e] === 2) this.#inefficient.push(e);
     }
     // dive's Stack: every node of the layer's tree, children before their parent: a whiteout removes its
     // target, any other node is added or overwritten with its info; the layer's implicit parents are nodes
@@ -197,24 +223,27 @@ export class DiveAccumulator {
     };
     for (const path of [...nodes.keys()].sort(postOrder)) {
       const info = nodes.get(path)!;
-      if (path.slice(path.lastIndexOf("/") + 1).startsWith(WH)) below.remove(divePath(path));
-      else below.add(path, info.size, info.isDir);
+      if (path.slice(path.lastIndexOf("/") + 1).startsWith(WH)) this.#stackRemove(divePath(path));
+      else this.#stackAdd(path, info.size, info.isDir);
     }
   }
 
   result(): DiveMetrics {
+    const c = this.#c;
     let minimum = 0;
     let discovered = 0;
-    for (const e of this.#byPath.values()) {
-      minimum += e.min;
-      discovered += e.cumulative;
+    for (let i = 0; i < c.size; i++) {
+      if (c.count[i] === 0) continue;
+      minimum += c.min[i]!;
+      discovered += c.cumulative[i]!;
     }
     const sizeBytes = this.#sizes.reduce((n, x) => n + x, 0);
     const userSizeBytes = this.#sizes.slice(1).reduce((n, x) => n + x, 0);
-    const wastedBytes = this.#inefficient.reduce((n, e) => n + e.cumulative, 0);
+    let wastedBytes = 0;
+    for (const i of this.#inefficient) wastedBytes += c.cumulative[i]!;
     // dive sorts by cumulative size with Go's unstable sort; ties are put in path order here, for a stable report.
     const inefficient = [...this.#inefficient].sort(
-      (a, b) => b.cumulative - a.cumulative || byteOrder(a.file, b.file),
+      (a, b) => c.cumulative[b]! - c.cumulative[a]! || byteOrder(this.#paths[a]!, this.#paths[b]!),
     );
     return {
       efficiency: discovered === 0 ? 1 : minimum / discovered,
@@ -222,7 +251,11 @@ export class DiveAccumulator {
       userSizeBytes,
       wastedBytes,
       userWastedPercent: wastedBytes / userSizeBytes,
-      inefficient: inefficient.map((e) => ({ file: `/${e.file}`, count: e.count, sizeBytes: e.cumulative })),
+      inefficient: inefficient.map((i) => ({
+        file: `/${this.#paths[i]}`,
+        count: c.count[i]!,
+        sizeBytes: c.cumulative[i]!,
+      })),
     };
   }
 }
