@@ -293,23 +293,20 @@ export function exactMetrics(
   const layers: ViewLayerInfo[] = view.layers;
   const base = Math.min(Math.max(0, baseLayers), layers.length);
   const totalBytes = layers.reduce((n, l) => n + l.bytes, 0);
-  // Content locations as numbers (layer · 2^40 + offset: tars stay below 1 TiB, images below 8192 layers).
-  const at = (layer: number, offset: number) => layer * 2 ** 40 + offset;
+  // A regular file's bytes are one inode's (a file entry makes a new inode; hard links share it), so what is
+  // visible at the end is a set of inode numbers (small integers: no boxed keys, no content objects).
   const visible = new Set<number>();
   let finalBytes = 0;
-  const seenIno = new Set<number>();
   for (const n of view.walk()) {
-    if (n.content === undefined) continue;
-    visible.add(at(n.content.layer, n.content.offset));
-    if (seenIno.has(n.ino)) continue;
-    seenIno.add(n.ino);
+    if (n.type !== "file" || visible.has(n.ino)) continue;
+    visible.add(n.ino);
     finalBytes += n.size;
   }
   const waste: WasteItem[] = [];
   const counted = new Set<number>();
-  const add = (key: number, item: WasteItem) => {
-    if (item.bytes === 0 || visible.has(key) || counted.has(key)) return;
-    counted.add(key);
+  const add = (ino: number, item: WasteItem) => {
+    if (item.bytes === 0 || visible.has(ino) || counted.has(ino)) return;
+    counted.add(ino);
     waste.push(item);
   };
   for (const [i, l] of layers.entries()) {
@@ -325,7 +322,7 @@ export function exactMetrics(
           cause = sameContent && !sameMeta ? "metadata-only" : "overwritten";
         }
       }
-      add(at(b.content.layer, b.content.offset), {
+      add(b.ino, {
         path: c.path,
         bytes: b.size,
         cause,

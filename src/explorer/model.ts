@@ -177,11 +177,16 @@ function layerChanges(view: SquashedView, index: number): FileChange[] {
  * bytes per file and a hash object per entry.
  */
 async function hashRewrites(view: SquashedView, signal: AbortSignal | undefined): Promise<void> {
-  // Every recorded file state, by path: the states a change replaced (before) and the ones layers left (after).
+  // Only a path some layer rewrote or removed as a file can have two file states.
+  const rewritten = new Set<string>();
+  for (const l of view.layers)
+    for (const c of l.changes) if (c.before?.type === "file") rewritten.add(c.path);
+  if (rewritten.size === 0) return;
+  // Their recorded file states: the ones a change replaced (before) and the ones layers left (after).
   const byPath = new Map<string, ChangeBefore[]>();
   for (const l of view.layers) {
     for (const c of l.changes) {
-      if (c.before?.type !== "file" && c.after?.type !== "file") continue;
+      if (!rewritten.has(c.path) || (c.before?.type !== "file" && c.after?.type !== "file")) continue;
       let states = byPath.get(c.path);
       if (states === undefined) {
         states = [];
