@@ -93,8 +93,8 @@ export async function buildExplorerModel(
       const shown = new Set<number>();
       const inodes = new Set<number>();
       for (const n of nodes) {
-        if (n.content === undefined) continue;
-        if (n.content.layer === i) shown.add(n.content.offset);
+        if (n.contentLayer < 0) continue;
+        if (n.contentLayer === i) shown.add(n.contentOffset);
         if (base && !inodes.has(n.ino)) {
           inodes.add(n.ino);
           baseFinalBytes += n.size;

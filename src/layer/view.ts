@@ -57,6 +57,9 @@ export interface ViewNode {
   readonly ino: number;
   /** Where the bytes are: layer index + offset of the data in its uncompressed tar (regular files only). */
   readonly content?: { layer: number; offset: number; size: number } | undefined;
+  /** The same as plain numbers, without making an object: the layer (-1 for no content) and the offset. */
+  readonly contentLayer: number;
+  readonly contentOffset: number;
   /** sha256 of the content, with `buildView(..., { digests: true })` or once `digest()` computed it. */
   readonly digest?: Digest | undefined;
 }
