@@ -4,7 +4,7 @@
  * attributed to a cause). Rules: ../../../shared/design/explorer-metrics.md.
  */
 import type { RawEntry, SquashedView, ViewLayerInfo } from "../layer/view.ts";
-import { compareNames } from "../layer/view-tree.ts";
+import { compareNames, comparePaths } from "../layer/view-tree.ts";
 import type { DiveMetrics, ExactMetrics, WasteCause, WasteItem } from "./types.ts";
 
 // ---- dive --------------------------------------------------------------------------------------------------------
@@ -15,25 +15,8 @@ const OPAQUE = ".wh..wh.";
 /** Byte order of names (UTF-8, as Go's sort.Strings), without allocating. */
 const byteOrder = compareNames;
 
-/**
- * dive's tree order: depth first, children in byte order, i.e. paths compared component by component, which is
- * byte order with "/" below every other byte. No allocation: metrics sort every path of every layer.
- */
-function treeOrder(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x === 0x2f) return -1;
-    if (y === 0x2f) return 1;
-    if (x >= 0xd800) x = x < 0xe000 ? x + 0x2000 : x - 0x800;
-    if (y >= 0xd800) y = y < 0xe000 ? y + 0x2000 : y - 0x800;
-    return x - y;
-  }
-  return a.length - b.length;
-}
+/** dive's tree order: depth first, children in byte order. */
+const treeOrder = comparePaths;
 
 /**
  * dive's Path() without its leading "/": the components with every ".wh." removed. The entry's own string when

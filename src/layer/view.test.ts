@@ -888,3 +888,31 @@ test("digestsAt: the sha256 of the files at given offsets of one layer, in one p
   assert.deepEqual(await v.digestsAt(1, []), new Map());
   await assert.rejects(v.digestsAt(7, [0]), { code: "E_USAGE" });
 });
+
+test("comparePaths: tree order (component by component, UTF-8 byte order); compareNames: UTF-8 byte order", async () => {
+  const { comparePaths, compareNames } = await import("./view-tree.ts");
+  const paths = ["b", "a.b", "\u{1F600}", "a/b/c", "\uffff", "a", "a/b", "a-b/c"];
+  assert.deepEqual([...paths].sort(comparePaths), [
+    "a",
+    "a/b",
+    "a/b/c",
+    "a-b/c",
+    "a.b",
+    "b",
+    "\uffff",
+    "\u{1F600}",
+  ]);
+  // Byte order puts "a-b/c" and "a.b" before "a/b" ("-" and "." are below "/"); tree order does not.
+  assert.deepEqual([...paths].sort(compareNames), [
+    "a",
+    "a-b/c",
+    "a.b",
+    "a/b",
+    "a/b/c",
+    "b",
+    "\uffff",
+    "\u{1F600}",
+  ]);
+  const utf8 = [...paths].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  assert.deepEqual([...paths].sort(compareNames), utf8);
+});
