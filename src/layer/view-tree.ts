@@ -37,6 +37,14 @@ import { printable } from "./paths.ts";
 /** Symlinks followed while resolving one path before ELOOP (Linux MAXSYMLINKS). */
 export { MAX_SYMLINK_HOPS };
 
+interface Rare {
+  linkTarget: string | undefined;
+  hardlinkTo: string | undefined;
+  devmajor: number | undefined;
+  devminor: number | undefined;
+  xattrs: Map<string, Buffer> | undefined;
+}
+
 /** Per-node state. Public fields are what `ViewNode` exposes; `parent`, `children`, `upper` are internal. */
 export class TreeNode {
   path: string;
@@ -46,11 +54,12 @@ export class TreeNode {
   gid: number;
   size: number;
   mtime: number;
-  linkTarget: string | undefined;
-  hardlinkTo: string | undefined;
-  devmajor: number | undefined;
-  devminor: number | undefined;
-  xattrs: Map<string, Buffer> | undefined;
+  /**
+   * What few nodes have (a link target, device numbers, xattrs), in one object made when one of them is set: an
+   * image holds a node per path, and five slots each for these cost ~6 MB per 200k paths. Read and written
+   * through the accessors below.
+   */
+  #rare: Rare | undefined;
   layer: number;
   addedIn: number;
   /** Layer holding the data of a regular file (-1: none) and the data's offset in that layer's tar. */
@@ -74,11 +83,7 @@ export class TreeNode {
     this.gid = 0;
     this.size = 0;
     this.mtime = 0;
-    this.linkTarget = undefined;
-    this.hardlinkTo = undefined;
-    this.devmajor = undefined;
-    this.devminor = undefined;
-    this.xattrs = undefined;
+    this.#rare = undefined;
     this.layer = layer;
     this.addedIn = addedIn;
     this.contentLayer = -1;
@@ -89,6 +94,49 @@ export class TreeNode {
     this.children = type === "directory" ? new Map() : undefined;
     this.upper = -1;
     this.lastChange = undefined;
+  }
+
+  #set<K extends keyof Rare>(key: K, value: Rare[K]): void {
+    if (value === undefined && this.#rare === undefined) return;
+    this.#rare ??= {
+      linkTarget: undefined,
+      hardlinkTo: undefined,
+      devmajor: undefined,
+      devminor: undefined,
+      xattrs: undefined,
+    };
+    this.#rare[key] = value;
+  }
+
+  get linkTarget(): string | undefined {
+    return this.#rare?.linkTarget;
+  }
+  set linkTarget(v: string | undefined) {
+    this.#set("linkTarget", v);
+  }
+  get hardlinkTo(): string | undefined {
+    return this.#rare?.hardlinkTo;
+  }
+  set hardlinkTo(v: string | undefined) {
+    this.#set("hardlinkTo", v);
+  }
+  get devmajor(): number | undefined {
+    return this.#rare?.devmajor;
+  }
+  set devmajor(v: number | undefined) {
+    this.#set("devmajor", v);
+  }
+  get devminor(): number | undefined {
+    return this.#rare?.devminor;
+  }
+  set devminor(v: number | undefined) {
+    this.#set("devminor", v);
+  }
+  get xattrs(): Map<string, Buffer> | undefined {
+    return this.#rare?.xattrs;
+  }
+  set xattrs(v: Map<string, Buffer> | undefined) {
+    this.#set("xattrs", v);
   }
 
   get content(): { layer: number; offset: number; size: number } | undefined {
