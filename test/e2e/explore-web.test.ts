@@ -10,7 +10,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { type FakeFile, type FakeLayer, fakeModel } from "../../src/explorer/testkit.ts";
 import type { ExplorerModel } from "../../src/explorer/types.ts";
 import { startWebServer, type WebServer } from "../../src/explorer/web/index.ts";
@@ -395,6 +395,21 @@ async function exercise(browser: Browser, model: ExplorerModel, shots: boolean):
     await page.click('#crumbs button[data-path=""]');
     await reach(page, '#treemap > .tm[data-path="app"]', "back at the root");
 
+    // The view lives in the URL's hash: a link to it (or a reload) shows the same layer, mode, file and tab.
+    const entries = await page.evaluate("history.length");
+    await page.click("#tab-files");
+    await selectLayer(page, 1);
+    await page.check("#mode-aggregated");
+    await reach(page, "#tree-title:has-text('Aggregated contents: layers 1 to 1')", "aggregated at layer 1");
+    await expand(page, "app", "app/bin");
+    await expand(page, "app/bin", "app/bin/server");
+    await page.locator(row("app/bin/server")).click();
+    await reach(page, `${row("app/bin/server")}.selected`, "the server selected");
+    const linked = "#layer=1&mode=aggregated&path=/app/bin/server&tab=files";
+    assert.equal(await page.evaluate("location.hash"), linked);
+    assert.equal(await page.evaluate("history.length"), entries, "replaceState: no history entry per click");
+    await checkLinks(context, server.url, linked);
+
     // Refusals, from the browser where a browser can make the request, else over plain HTTP.
     const post = await page.evaluate(
       async (u) => (await fetch(u, { method: "POST" })).status,
@@ -423,6 +438,65 @@ async function exercise(browser: Browser, model: ExplorerModel, shots: boolean):
   } finally {
     await context.close();
     await server.close();
+  }
+}
+
+/**
+ * Opens `linked` (the hash of a view: layer 1, aggregated, app/bin/server) in new pages: the same view; a hash
+ * change shows the view it names; bad values fall back to the defaults without any error.
+ */
+async function checkLinks(context: BrowserContext, url: string, linked: string): Promise<void> {
+  const page = await context.newPage();
+  const problems = pageProblems(page);
+  try {
+    await page.goto(`${url}${linked}`);
+    await reach(page, "body[data-ready=true]", "the linked page loads");
+    await reach(page, `${row("app/bin/server")}.selected`, "the linked file is revealed and selected");
+    assert.equal(await attr(page, "#layers tbody tr.selected", "data-layer"), "1");
+    assert.equal(await page.isChecked("#mode-aggregated"), true);
+    assert.equal(await page.locator(row("app/bin/server")).getAttribute("data-marker"), "added");
+    assert.equal(await page.locator(row("app/bin")).getAttribute("aria-expanded"), "true");
+    assert.match((await page.locator("#selection").textContent()) ?? "", /^\/app\/bin\/server · file/);
+    assert.equal(await page.evaluate("location.hash"), linked);
+    assert.equal(await page.isVisible("#view-files"), true);
+
+    // A new hash (a link followed, the address bar edited): layer 2 on its own, passwd selected, the treemap.
+    await page.evaluate('location.hash = "#layer=2&mode=layer&path=/etc/passwd&tab=treemap"');
+    await reach(page, '#layers tbody tr.selected[data-layer="2"]', "the hash's layer");
+    await reach(page, "#treemap > .tm[data-path]", "the hash's tab");
+    assert.equal(await page.isChecked("#mode-layer"), true);
+    assert.equal(await page.isVisible("#view-files"), false);
+    await page.click("#tab-files");
+    await reach(page, `${row("etc/passwd")}.selected[data-marker="modified"]`, "the hash's file, at layer 2");
+    assert.equal(await page.evaluate("location.hash"), "#layer=2&mode=layer&path=/etc/passwd&tab=files");
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+  }
+
+  const bad = await context.newPage();
+  const badProblems = pageProblems(bad);
+  try {
+    await bad.goto(`${url}#layer=99&mode=x&path=/no/such/file&tab=nope&junk=%E0%A4%A`);
+    await reach(bad, "body[data-ready=true]", "a page with bad values in its hash loads");
+    assert.equal(
+      await attr(bad, "#layers tbody tr.selected", "data-layer"),
+      "3",
+      "the default layer: the last",
+    );
+    assert.equal(await bad.isChecked("#mode-layer"), true, "the default mode");
+    assert.equal(await bad.locator("#tree .row.selected").count(), 0, "nothing selected");
+    assert.equal(await bad.isVisible("#view-files"), true, "the default tab");
+    assert.equal(await bad.isVisible("#error"), false, "no error shown");
+    assert.equal(await bad.evaluate("location.hash"), "#layer=3&mode=layer&tab=files", "the hash put right");
+    // A path through a file, a layer that is not a number: ignored too.
+    await bad.evaluate('location.hash = "#layer=1.5&mode=aggregated&path=/etc/passwd/x"');
+    await reach(bad, "#tree-title:has-text('Aggregated contents: layers 1 to 3')", "the valid part applies");
+    assert.equal(await bad.locator("#tree .row.selected").count(), 0);
+    assert.equal(await bad.isVisible("#error"), false);
+    assert.deepEqual(badProblems, []);
+  } finally {
+    await bad.close();
   }
 }
 

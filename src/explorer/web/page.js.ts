@@ -21,6 +21,7 @@ export const PAGE_JS = String.raw`"use strict";
     treemapPath: "",
     generation: 0,
     searchTimer: 0,
+    applying: false,
   };
 
   function $(id) {
@@ -448,6 +449,7 @@ export const PAGE_JS = String.raw`"use strict";
       v.row.classList.toggle("selected", k === path);
     });
     renderSelection();
+    writeHash();
   }
 
   // Keys as in dive's tree pane: up/k, down/j, right/l opens a directory (or enters it), left/h closes it (or goes
@@ -570,30 +572,41 @@ export const PAGE_JS = String.raw`"use strict";
     renderTree();
   }
 
-  // Opens every directory above path (loading further pages where needed), selects it and scrolls to it.
+  // Opens every directory above path (loading further pages where needed), selects it and scrolls to it. False
+  // (and nothing opened or selected) when the tree of the layer shown has no such path.
   async function reveal(path) {
     showTab("files");
     var parts = path.split("/");
     var dir = "";
+    var opened = [];
     for (var i = 0; i < parts.length; i++) {
       var child = dir === "" ? parts[i] : dir + "/" + parts[i];
       if (!state.dirs.has(dir)) await loadDir(dir, 0);
       var d = state.dirs.get(dir);
-      if (!d) return;
+      if (!d) return false;
       var has = function (c) {
         return c.path === child;
       };
-      while (!d.children.some(has) && d.children.length < d.total) await loadDir(dir, d.children.length);
-      state.expanded.add(dir);
+      while (!d.children.some(has) && d.children.length < d.total) {
+        if (!(await loadDir(dir, d.children.length))) return false;
+      }
+      var entry = d.children.find(has);
+      if (!entry || (i < parts.length - 1 && entry.type !== "directory")) return false;
+      opened.push(dir);
       dir = child;
     }
+    opened.forEach(function (p) {
+      state.expanded.add(p);
+    });
     state.selected = path;
     renderTree();
+    writeHash();
     var r = state.rows.get(path);
     if (r) {
       r.row.scrollIntoView({ block: "center" });
       r.row.classList.add("selected");
     }
+    return true;
   }
 
   // ---- layer and mode ----
@@ -615,19 +628,109 @@ export const PAGE_JS = String.raw`"use strict";
   function selectLayer(i) {
     if (i === state.layer) return;
     state.layer = i;
+    writeHash();
     refresh();
   }
 
   function selectMode(m) {
     if (m === state.mode) return;
     state.mode = m;
+    writeHash();
     refresh();
+  }
+
+  // ---- the view in the URL: #layer=2&mode=aggregated&path=/etc/passwd&tab=files ----
+
+  // The hash's fields; a value with a malformed escape is left out.
+  function readHash() {
+    var out = new Map();
+    var h = location.hash.replace(/^#/, "");
+    if (h === "") return out;
+    h.split("&").forEach(function (kv) {
+      var i = kv.indexOf("=");
+      if (i <= 0) return;
+      try {
+        out.set(kv.slice(0, i), decodeURIComponent(kv.slice(i + 1)));
+      } catch (e) {
+        // not a valid escape: ignored, the default stands
+      }
+    });
+    return out;
+  }
+
+  // The view the URL asks for: what is missing, invalid or out of range falls back to the default (the last
+  // layer, its own changes, no selection, the files tab).
+  function wantedView() {
+    var h = readHash();
+    var n = state.info.layers.length;
+    var w = { layer: Math.max(0, n - 1), mode: "layer", tab: "files", path: null };
+    var l = h.get("layer");
+    if (l !== undefined && /^[0-9]{1,9}$/.test(l) && Number(l) < n) w.layer = Number(l);
+    var m = h.get("mode");
+    if (m === "layer" || m === "aggregated") w.mode = m;
+    var t = h.get("tab");
+    if (t === "files" || t === "treemap") w.tab = t;
+    var p = h.get("path");
+    if (p !== undefined) {
+      p = p.replace(/^[/]+/, "").replace(/[/]+$/, "");
+      var ok =
+        p !== "" &&
+        p.split("/").every(function (s) {
+          return s !== "" && s !== "." && s !== "..";
+        });
+      if (ok) w.path = p;
+    }
+    return w;
+  }
+
+  // Puts the view in the URL without a history entry per click.
+  function writeHash() {
+    if (!state.info || state.applying) return;
+    var parts = ["layer=" + state.layer, "mode=" + state.mode];
+    if (state.selected !== null) parts.push("path=" + encodeURIComponent("/" + state.selected).replace(/%2F/g, "/"));
+    parts.push("tab=" + state.tab);
+    var h = "#" + parts.join("&");
+    if (h !== location.hash) history.replaceState(history.state, "", h);
+  }
+
+  // Shows the view of the URL: on load (first) and when the hash changes.
+  async function applyHash(first) {
+    var w = wantedView();
+    state.applying = true;
+    try {
+      if (first || w.layer !== state.layer || w.mode !== state.mode) {
+        state.layer = w.layer;
+        state.mode = w.mode;
+        $("mode-" + w.mode).checked = true;
+        if (first) {
+          renderLayers();
+          renderLayerDetails();
+          await reloadTree();
+        } else {
+          await refresh();
+        }
+      }
+      var found = w.path !== null && w.path === state.selected && state.rows.has(w.path);
+      if (w.path !== null && !found) {
+        try {
+          found = await reveal(w.path);
+        } catch (e) {
+          if (e.status !== 404) throw e;
+        }
+      }
+      if (!found && state.selected !== null) select(null);
+      if (w.tab !== state.tab) showTab(w.tab);
+    } finally {
+      state.applying = false;
+    }
+    if (location.hash !== "") writeHash();
   }
 
   // ---- tabs ----
 
   function showTab(name) {
     state.tab = name;
+    writeHash();
     ["files", "treemap"].forEach(function (t) {
       $("tab-" + t).setAttribute("aria-selected", t === name ? "true" : "false");
       $("view-" + t).hidden = t !== name;
@@ -892,6 +995,9 @@ export const PAGE_JS = String.raw`"use strict";
         $("search").focus();
       }
     });
+    window.addEventListener("hashchange", function () {
+      if (state.info) applyHash(false).catch(showError);
+    });
     var resizeTimer = 0;
     window.addEventListener("resize", function () {
       clearTimeout(resizeTimer);
@@ -905,12 +1011,9 @@ export const PAGE_JS = String.raw`"use strict";
     wire();
     try {
       state.info = await api("/api/image");
-      state.layer = Math.max(0, state.info.layers.length - 1);
       renderHeader();
       renderMetrics();
-      renderLayers();
-      renderLayerDetails();
-      await reloadTree();
+      await applyHash(true);
       document.body.dataset.ready = "true";
     } catch (e) {
       showError(e);
