@@ -597,3 +597,137 @@ test("many layers: the Layers pane scrolls to keep the selected layer in view; p
   assert.match(selected()!, /FROM [0-9a-f]{12}$/);
   assert.equal(v.layer, 0);
 });
+
+/** A directory with a name too long for the tree pane between two short ones (and one more directory below). */
+function longNameModel() {
+  const long = `${"abcdefghij".repeat(4)}-end`;
+  const files: Record<string, string> = { "a/aaa": "s", [`a/${long}`]: "l", "a/zz": "z", "b/file": "f" };
+  return { long, m: fakeModel([{ command: "ADD rootfs.tar /", files }]) };
+}
+
+/** The column (in characters) where `text` starts in `line`. */
+function col(line: string, text: string): number {
+  const at = line.indexOf(text);
+  assert.ok(at >= 0, `${JSON.stringify(text)} not in ${JSON.stringify(line)}`);
+  return [...line.slice(0, at)].length;
+}
+
+test("ctrl+p wraps long tree rows onto the next lines (continuation under the name); off by default; again unwraps", () => {
+  const { long, m } = longNameModel();
+  // 100 columns: a 57-column tree pane; with attributes the names of /a's children start at column 45 (12 left).
+  const v = new ExplorerView(m, { width: 100, height: 20 });
+  assert.equal(v.wrap, false);
+  let tree = treeLines(v.render());
+  const cut = tree.find((l) => l.includes("abcdefghij"))!;
+  assert.match(cut, /── abcdefghija…$/, "off by default: the row is cut with …");
+  assert.equal(tree.filter((l) => l.includes("-end")).length, 0);
+  assert.match(tree.find((l) => l.endsWith(" zz")) ?? "", /└── zz$/);
+  const rowsBefore = tree.length;
+
+  let lines = press(v, "tab", "ctrl+p");
+  assert.equal(v.wrap, true);
+  tree = treeLines(lines);
+  assert.match(tree[0]!, /wrapped/, "the title says the tree is wrapped");
+  const first = tree.findIndex((l) => l.includes("abcdefghij"));
+  const start = col(tree[first]!, "abcdefghij");
+  // 44 characters in 12 columns: four screen lines, each continuation starting in the name's column, the guides
+  // of /b (│, /a's next sibling) and of /a/zz (│, the row's next sibling), nothing in the gutter or the attribute columns.
+  const pieces = [tree[first]!, tree[first + 1]!, tree[first + 2]!, tree[first + 3]!];
+  assert.equal(pieces.map((l) => [...l].slice(start).join("")).join(""), long);
+  for (const l of pieces.slice(1)) {
+    assert.equal([...l].slice(0, start).join(""), `${" ".repeat(start - 8)}│   │   `);
+  }
+  assert.ok(!pieces.join("").includes("…"), "nothing cut");
+  assert.match(tree[first + 4]!, /└── zz$/, "the next row after the continuation");
+  assert.equal(tree.length, rowsBefore, "every line as wide as before (trailing blanks trimmed)");
+
+  // The cursor moves by tree row: down from /a/aaa lands on the long row, down again on /a/zz.
+  press(v, "down");
+  assert.equal(v.selected?.path, "a/aaa");
+  const rowAaa = v.cursorRow;
+  press(v, "down");
+  assert.equal(v.selected?.path, `a/${long}`);
+  assert.equal(v.cursorRow, rowAaa + 1);
+  tree = treeLines(v.render());
+  assert.match(tree[first]!, /^▸/, "the cursor on the long row's first line");
+  lines = press(v, "down");
+  assert.equal(v.selected?.path, "a/zz");
+  assert.equal(v.cursorRow, rowAaa + 2);
+  tree = treeLines(lines);
+  assert.match(tree[first + 4]!, /^▸.*└── zz$/, "the cursor skips the continuation lines");
+  press(v, "up");
+  assert.equal(v.selected?.path, `a/${long}`);
+
+  // ctrl+p again: cut again, in either pane.
+  lines = press(v, "tab", "ctrl+p");
+  assert.equal(v.wrap, false);
+  tree = treeLines(lines);
+  assert.match(tree.find((l) => l.includes("abcdefghij"))!, /── abcdefghija…$/);
+  assert.equal(tree.filter((l) => l.includes("-end")).length, 0);
+  press(v, "ctrl+p");
+  assert.equal(v.wrap, true, "ctrl+p works in the Layers pane too");
+  const wide = new ExplorerView(m, { width: 200, height: 20 });
+  assert.match(press(wide, "tab").at(-1)!, /▏\^P Wrap /, "the tree pane's footer shows the key");
+  assert.match(press(wide, "?").join("\n"), /ctrl\+p +wrap long file tree rows/, "and the key help");
+});
+
+test("wrapped rows: scrolling keeps the selected row wholly on screen", () => {
+  const { long, m } = longNameModel();
+  // 10 lines: 7 tree lines. Rows: a, aaa, long (4 lines), zz, b, file: 9 lines.
+  const v = new ExplorerView(m, { width: 100, height: 10 });
+  press(v, "tab", "ctrl+p");
+  const visible = () => treeLines(v.render()).slice(2, -1);
+  const cursorLine = (t: string[]) => t.find((l) => l.startsWith("▸")) ?? "";
+  press(v, "down", "down");
+  assert.equal(v.selected?.path, `a/${long}`);
+  let t = visible();
+  assert.equal(t.length, 7);
+  assert.ok(
+    t.some((l) => l.endsWith("-end")),
+    "the whole long row is on screen",
+  );
+  // Down to /b: its line would be the 8th; the view scrolls by one row (a goes), the long row stays whole.
+  press(v, "down", "down");
+  assert.equal(v.selected?.path, "b");
+  assert.equal(v.cursorRow, 3);
+  t = visible();
+  assert.match(cursorLine(t), /└── b$/);
+  assert.match(t[0]!, /── aaa$/);
+  assert.ok(
+    t.some((l) => l.endsWith("-end")),
+    t.join("\n"),
+  );
+  // end: the last row on the last line, the rows above it as far as they fit whole.
+  press(v, "end");
+  assert.equal(v.selected?.path, "b/file");
+  t = visible();
+  assert.match(t[6]!, /^▸.*└── file$/);
+  assert.match(t[0]!, /── abcdefghijab$/);
+  // Up from below onto the long row and back to the top.
+  press(v, "up", "up", "up");
+  assert.equal(v.selected?.path, `a/${long}`);
+  t = visible();
+  const at = t.findIndex((l) => l.startsWith("▸"));
+  assert.ok(at >= 0 && t[at + 3]?.endsWith("-end"), t.join("\n"));
+  press(v, "up", "up");
+  assert.equal(v.selected?.path, "a");
+  assert.match(visible()[0]!, /^▸.*── a$/);
+});
+
+test("wrapped rows: a row taller than the pane takes the pane's lines, the last cut with …", () => {
+  const long = "x".repeat(150);
+  const m = fakeModel([{ command: "ADD rootfs.tar /", files: { [`a/${long}`]: "l", "a/zz": "z" } }]);
+  // 10 lines: 7 tree lines; the name column is 12 wide, the name would take 13 lines.
+  const v = new ExplorerView(m, { width: 100, height: 10 });
+  press(v, "tab", "ctrl+p", "down");
+  assert.equal(v.selected?.path, `a/${long}`);
+  const t = treeLines(v.render()).slice(2, -1);
+  assert.equal(t.length, 7);
+  assert.match(t[0]!, /^▸.*── x{12}$/);
+  for (const l of t.slice(1, 6)) assert.match(l, /^ +│ {3}x{12}$/);
+  assert.match(t[6]!, /^ +│ {3}x{11}…$/);
+  press(v, "down");
+  assert.equal(v.selected?.path, "a/zz");
+  const after = treeLines(v.render()).slice(2, -1);
+  assert.match(after[0]!, /^▸.*└── zz$/, "the next row scrolled to the top");
+});

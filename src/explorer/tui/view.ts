@@ -7,7 +7,9 @@
  * range marked in the Cmp column), "Layer Details" and "Image Details" (dive's figures, and osless's exact wasted
  * bytes beside them, labelled); on the right the file tree of the selected layer with change markers (A added,
  * M modified, D removed; green, yellow, red), attributes, links and folded directories ("+"); at the bottom the
- * path filter, a status line and the key help. `?` shows every key; ctrl+g lists the largest files.
+ * path filter, a status line and the key help. `?` shows every key; ctrl+g lists the largest files. ctrl+p wraps
+ * long tree rows (dive's "wrap"): a row then takes as many screen lines as its name needs, the continuation under
+ * the name column; the cursor still moves by tree row, and scrolling keeps the selected row wholly on screen.
  */
 import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,6 +17,7 @@ import type { CompareMode, ExplorerLayer, ExplorerModel, FileNode, Marker } from
 import {
   BLUE,
   CYAN,
+  charWidth,
   clean,
   fitLine,
   GREEN,
@@ -79,6 +82,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ["ctrl+g", "largest files of the image; enter jumps to the file"],
   ["ctrl+b", "show/hide file attributes (mode, uid:gid, size)"],
   ["ctrl+o", "sort the tree by name / by size"],
+  ["ctrl+p", "wrap long file tree rows onto the next lines / cut them with …"],
   ["?", "this help"],
   ["ctrl+z", "suspend (fg to resume)"],
   ["q, ctrl+c", "quit"],
@@ -172,6 +176,8 @@ export class ExplorerView {
   sort: SortOrder = "name";
   hidden = new Set<Marker>();
   showAttributes = true;
+  /** Long tree rows continue on the next screen lines (ctrl+p) instead of being cut with "…". */
+  wrap = false;
   filterText = "";
   filterOpen = false;
   filterError: string | null = null;
@@ -288,6 +294,7 @@ export class ExplorerView {
       this.#top = up.pos;
       this.#cursorRow += up.moved;
     }
+    this.#fit();
   }
 
   #down(n: number): void {
@@ -302,6 +309,7 @@ export class ExplorerView {
       this.#top = tv.move(this.#top, this.#cursorRow - (rows - 1)).pos;
       this.#cursorRow = rows - 1;
     }
+    this.#fit();
   }
 
   #up(n: number): void {
@@ -324,6 +332,34 @@ export class ExplorerView {
     if (this.#top && this.#cursorRow > rows - 1) {
       this.#top = this.#tv.move(this.#top, this.#cursorRow - (rows - 1)).pos;
       this.#cursorRow = rows - 1;
+    }
+    this.#fit();
+  }
+
+  /**
+   * With wrapping on, rows take several screen lines: move the top down until the rows from the top to the cursor
+   * fit in the pane, so the selected row is wholly on screen. Looks at most at the rows on screen.
+   */
+  #fit(): void {
+    const cur = this.#cursor;
+    if (!this.wrap || !cur || !this.#top || this.#cursorRow === 0) return;
+    const tv = this.#tv;
+    const { treeRows, rightW } = this.#layout();
+    let pos: Pos = cur;
+    let used = this.#rowLines(pos, rightW, treeRows);
+    let k = 0;
+    while (k < this.#cursorRow) {
+      const p = tv.prev(pos);
+      if (!p) break;
+      const l = this.#rowLines(p, rightW, treeRows);
+      if (used + l > treeRows) break;
+      used += l;
+      pos = p;
+      k++;
+    }
+    if (k < this.#cursorRow) {
+      this.#top = pos;
+      this.#cursorRow = k;
     }
   }
 
@@ -436,6 +472,11 @@ export class ExplorerView {
         return undefined;
       case "ctrl+b":
         this.showAttributes = !this.showAttributes;
+        this.#clampRows();
+        return undefined;
+      case "ctrl+p":
+        this.wrap = !this.wrap;
+        this.#clampRows();
         return undefined;
       case "ctrl+o":
         this.sort = this.sort === "name" ? "size" : "name";
@@ -773,6 +814,7 @@ export class ExplorerView {
         ["^U", "Unmodified"],
         ["^B", "Attributes"],
         ["^O", "Sort"],
+        ["^P", "Wrap"],
         ["^E", "Extract"],
         ["^G", "Largest"],
       );
@@ -941,6 +983,7 @@ export class ExplorerView {
   #treeTitle(): string {
     const bits: string[] = [`layer ${this.layer}`];
     if (this.sort === "size") bits.push("by size");
+    if (this.wrap) bits.push("wrapped");
     if (this.hidden.size) bits.push(`hiding ${[...this.hidden].join(",")}`);
     if (this.filterText && !this.filterError) bits.push("filtered");
     return bits.join(" · ");
@@ -970,33 +1013,102 @@ export class ExplorerView {
       });
       return out;
     }
-    for (let row = 0; row < h - 2 && pos; row++) {
+    const rows = h - 2;
+    for (let row = 0; out.length < h && pos; row++) {
       const n = nodeAt(pos);
       const sel = row === this.#cursorRow;
       const ms = MARKER_STYLE[n.marker];
       const rowStyle: Style | undefined = sel ? { ...ms, inverse: focused, bold: !focused } : ms;
-      const line: Line = [
+      const fill = sel && focused ? { fill: { inverse: true } } : {};
+      const guideStyle = sel ? rowStyle : ms ? { ...ms } : { fg: GREY };
+      const nameStyle = n.type === "directory" && !sel ? { ...ms, bold: true } : rowStyle;
+      const head: Line = [
         seg(sel ? (focused ? "▸" : "▹") : " ", rowStyle),
         seg(MARKER_LETTER[n.marker], rowStyle),
       ];
-      line.push(seg(" ", rowStyle));
-      if (this.showAttributes) {
-        const attrs =
-          modeString(n.type, n.mode) +
-          padStart(`${n.uid}:${n.gid}`, 12) +
-          padStart(n.type === "directory" || n.type === "file" ? humanBytes(n.size) : "-", 10) +
-          "  ";
-        line.push(seg(attrs, rowStyle));
+      head.push(seg(" ", rowStyle));
+      const attrs = this.showAttributes ? this.#attrs(n) : "";
+      if (attrs) head.push(seg(attrs, rowStyle));
+      const guides = tv.guides(pos);
+      head.push(seg(guides, guideStyle));
+      const name = this.#rowName(n);
+      const chunks = this.wrap
+        ? this.#wrapName(name, w - 3 - textWidth(attrs) - textWidth(guides), rows)
+        : [name];
+      head.push(seg(chunks[0]!, nameStyle));
+      out.push({ line: head, ...fill });
+      if (chunks.length > 1) {
+        // Continuation lines: blank under the gutter and attributes, the guides of the levels that go on below.
+        const f = pos[pos.length - 1]!;
+        const more = f.index === f.list.length - 1 ? "    " : "│   ";
+        const cont = guides.slice(0, Math.max(0, guides.length - 4)) + more;
+        const lead = " ".repeat(3 + textWidth(attrs));
+        for (let i = 1; i < chunks.length && out.length < h; i++) {
+          out.push({
+            line: [seg(lead, rowStyle), seg(cont, guideStyle), seg(chunks[i]!, nameStyle)],
+            ...fill,
+          });
+        }
       }
-      line.push(seg(tv.guides(pos), sel ? rowStyle : ms ? { ...ms } : { fg: GREY }));
-      let name = clean(n.name);
-      if (n.linkTarget !== undefined) name += ` -> ${clean(n.linkTarget)}`;
-      else if (n.hardlinkTo !== undefined) name += ` link to /${clean(n.hardlinkTo)}`;
-      line.push(seg(name, n.type === "directory" && !sel ? { ...ms, bold: true } : rowStyle));
-      out.push({ line, ...(sel && focused ? { fill: { inverse: true } } : {}) });
       pos = tv.next(pos);
     }
     return out;
+  }
+
+  /** The attribute columns of a tree row (mode, uid:gid, size). */
+  #attrs(n: FileNode): string {
+    return (
+      modeString(n.type, n.mode) +
+      padStart(`${n.uid}:${n.gid}`, 12) +
+      padStart(n.type === "directory" || n.type === "file" ? humanBytes(n.size) : "-", 10) +
+      "  "
+    );
+  }
+
+  /** What a tree row shows after its guides: the name, and a link's target. */
+  #rowName(n: FileNode): string {
+    let name = clean(n.name);
+    if (n.linkTarget !== undefined) name += ` -> ${clean(n.linkTarget)}`;
+    else if (n.hardlinkTo !== undefined) name += ` link to /${clean(n.hardlinkTo)}`;
+    return name;
+  }
+
+  /**
+   * A row's name in pieces of `width` columns, at most `max` of them (the last then ends with "…"). One piece when
+   * it fits, or when the name column has no room at all (the row is cut at the pane's edge as without wrapping).
+   */
+  #wrapName(name: string, width: number, max: number): string[] {
+    if (width < 1 || textWidth(name) <= width) return [name];
+    const out: string[] = [];
+    let cur = "";
+    let cw = 0;
+    for (const ch of name) {
+      const w = charWidth(ch.codePointAt(0)!);
+      if (cw + w > width && cur) {
+        out.push(cur);
+        cur = "";
+        cw = 0;
+        if (out.length === max) {
+          out[max - 1] = truncate(`${out[max - 1]}…`, width);
+          return out;
+        }
+      }
+      cur += ch;
+      cw += w;
+    }
+    if (cur) out.push(cur);
+    return out;
+  }
+
+  /** Screen lines the tree row at `pos` takes in a pane `w` columns wide with `rows` lines for rows. */
+  #rowLines(pos: Pos, w: number, rows: number): number {
+    if (!this.wrap) return 1;
+    const n = nodeAt(pos);
+    const attrs = this.showAttributes ? textWidth(this.#attrs(n)) : 0;
+    const width = w - 3 - attrs - textWidth(this.#tv.guides(pos));
+    const name = this.#rowName(n);
+    if (width < 1 || textWidth(name) <= width) return 1;
+    return this.#wrapName(name, width, rows).length;
   }
 
   #largestPane(o: LargestOverlay, w: number, h: number): { line: Line; fill?: Style }[] {
