@@ -150,3 +150,22 @@ test("hiding unmodified files, then changing layers with them hidden, costs a bo
   for (const [k, c] of Object.entries(costs))
     assert.ok(c <= BOUND, `${k} examined ${c} nodes (bound ${BOUND})`);
 });
+
+test("with long rows wrapped (ctrl+p), moving and paging still look at a bounded number of rows", () => {
+  const v = new ExplorerView(model, { width: 160, height: HEIGHT });
+  v.key("tab");
+  const costs: Record<string, number> = {
+    "ctrl+p": cost(v, "ctrl+p"),
+    down: cost(v, "down"),
+    "10 downs": cost(v, ..."j".repeat(10)),
+    pgdn: cost(v, "pgdn"),
+    "5 pgdn": cost(v, "pgdn", "pgdn", "pgdn", "pgdn", "pgdn"),
+    pgup: cost(v, "pgup"),
+    end: cost(v, "end"),
+    up: cost(v, "up"),
+    home: cost(v, "home"),
+  };
+  assert.equal(v.wrap, true);
+  for (const [k, c] of Object.entries(costs))
+    assert.ok(c <= BOUND, `${k} examined ${c} nodes (bound ${BOUND})`);
+});
