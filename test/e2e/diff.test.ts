@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { lstatSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import type { ImagesDiff } from "../../src/explorer/diff.ts";
 import { IMAGES, type ImageSpec, ociLayout } from "../fixtures/images.ts";
 import { BUSYBOX_PASSWD, busyboxRootfs } from "../fixtures/rootfs.ts";
 import { tmpdir } from "../fixtures/tools.ts";
@@ -55,39 +56,8 @@ const len = (s: string) => Buffer.byteLength(s);
 const A_BYTES = [PASSWD, "welcome\n", TOOL, "run\n", "x.so\n", "same\n"].reduce((n, s) => n + len(s), 0);
 const B_BYTES = A_BYTES + len(APP) + len("new\n") - len("run\n") - len("x.so\n");
 
-interface File {
-  type: string;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  digest?: string;
-  linkTarget?: string;
-  layer: number;
-}
-interface Json {
-  a: {
-    source: string;
-    name: string | null;
-    digest: string | null;
-    id: string | null;
-    platform: string | null;
-  };
-  b: { source: string; name: string | null; id: string | null };
-  added: (File & { path: string })[];
-  removed: (File & { path: string })[];
-  changed: { path: string; changes: string[]; before: File; after: File }[];
-  summary: {
-    added: number;
-    removed: number;
-    changed: number;
-    unchanged: number;
-    addedBytes: number;
-    removedBytes: number;
-    changedBytes: number;
-    totalBytes: { a: number; b: number };
-  };
-}
+/** What `osless diff --json` prints: the library's result, as JSON. */
+type Json = ImagesDiff;
 
 test("diff text: one line per path as docker diff marks them, what changed for C, then the summary", async () => {
   const root = await storeWith({ "diffa:1": A, "diffb:1": B });

@@ -193,21 +193,22 @@ async function hostFiles(): Promise<{ busybox: string; ls: string; libc: string;
   return { busybox, ls, libc, ldso };
 }
 
-interface ReadelfFacts {
-  class: 32 | 64;
-  endian: "little" | "big";
-  type: string;
-  machine: string;
-  osabi: number;
-  flags: number;
-  interpreter?: string;
-  needed: string[];
-  soname?: string;
-  rpath: string[];
-  runpath: string[];
-  pie: boolean;
-  nodeflib: boolean;
-}
+/** What readelf says of a file, in ElfInfo's terms (its type as readelf names it). */
+type ReadelfFacts = Pick<
+  ElfInfo,
+  | "class"
+  | "endian"
+  | "machine"
+  | "osabi"
+  | "flags"
+  | "interpreter"
+  | "needed"
+  | "soname"
+  | "rpath"
+  | "runpath"
+  | "pie"
+  | "nodeflib"
+> & { type: string };
 
 async function readelf(path: string): Promise<ReadelfFacts> {
   const out = (await run(needTool("readelf", "binutils"), ["-h", "-l", "-d", "-W", path])).stdout;
