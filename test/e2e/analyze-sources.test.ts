@@ -8,9 +8,16 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type FaultProxy, startFaultProxy } from "../fixtures/fault-proxy.ts";
-import { dockerArchive, IMAGES, type ImageSpec, ociArchive, ociLayout } from "../fixtures/images.ts";
+import {
+  dockerArchive,
+  IMAGES,
+  type ImageSpec,
+  ociArchive,
+  ociLayout,
+  skopeoCopy,
+} from "../fixtures/images.ts";
 import { freePort, startRegistry, type TestRegistry } from "../fixtures/registry.ts";
-import { needTool, run, tmpdir } from "../fixtures/tools.ts";
+import { tmpdir } from "../fixtures/tools.ts";
 import { type CliResult, osless } from "./cli.ts";
 
 interface Analysis {
@@ -105,23 +112,8 @@ function layoutManifest(layout: string): {
   return { ...d, layers: m.layers };
 }
 
-async function skopeoPush(layout: string, dest: string, extra: string[] = []): Promise<void> {
-  const t = await tmpdir("skopeo");
-  await run(
-    needTool("skopeo", "skopeo"),
-    [
-      "--insecure-policy",
-      "--tmpdir",
-      t,
-      "copy",
-      "--quiet",
-      "--dest-tls-verify=false",
-      ...extra,
-      `oci:${layout}:latest`,
-      `docker://${dest}`,
-    ],
-    { env: { TMPDIR: t } },
-  );
+function skopeoPush(layout: string, dest: string, extra: string[] = []): Promise<void> {
+  return skopeoCopy(`oci:${layout}:latest`, `docker://${dest}`, ["--dest-tls-verify=false", ...extra]);
 }
 
 let reg: TestRegistry;

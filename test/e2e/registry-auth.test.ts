@@ -16,10 +16,10 @@ import { fsck } from "../../src/store/maintenance.ts";
 import { pullImage } from "../../src/transfer/pull.ts";
 import { pushImage } from "../../src/transfer/push.ts";
 import { type FaultProxy, type Recorder, startFaultProxy, startRecorder } from "../fixtures/fault-proxy.ts";
-import { IMAGES, ociLayout } from "../fixtures/images.ts";
+import { IMAGES, ociLayout, skopeoCopy } from "../fixtures/images.ts";
 import { freePort, startRegistry, type TestRegistry } from "../fixtures/registry.ts";
 import { startTokenServer, TOKEN_ISSUER, TOKEN_SERVICE, type TokenServer } from "../fixtures/token-server.ts";
-import { needTool, run, tmpdir } from "../fixtures/tools.ts";
+import { tmpdir } from "../fixtures/tools.ts";
 import { osless } from "./cli.ts";
 
 const USER = "testuser";
@@ -61,23 +61,11 @@ before(async () => {
 });
 
 /** `skopeo copy` of the busybox layout to `host/repo:tag`, plain http, with credentials when given. */
-async function seed(host: string, ref: string, creds?: string): Promise<void> {
-  const t = await tmpdir("skopeo");
-  await run(
-    needTool("skopeo", "skopeo"),
-    [
-      "--insecure-policy",
-      "--tmpdir",
-      t,
-      "copy",
-      "--quiet",
-      "--dest-tls-verify=false",
-      ...(creds ? ["--dest-creds", creds] : []),
-      `oci:${fx.layout}:latest`,
-      `docker://${host}/${ref}`,
-    ],
-    { env: { TMPDIR: t } },
-  );
+function seed(host: string, ref: string, creds?: string): Promise<void> {
+  return skopeoCopy(`oci:${fx.layout}:latest`, `docker://${host}/${ref}`, [
+    "--dest-tls-verify=false",
+    ...(creds ? ["--dest-creds", creds] : []),
+  ]);
 }
 
 async function newStore(): Promise<Store> {
