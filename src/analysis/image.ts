@@ -9,7 +9,7 @@ import type { LayerSource } from "../layer/source.ts";
 import { buildView } from "../layer/view.ts";
 import type { ImageConfig, Platform } from "../spec/schemas.ts";
 import type { Store } from "../store/layout.ts";
-import { type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
+import { type ImageInfo, type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
 import { type Analysis, analyzeFiles, wholeElf } from "./analyze.ts";
 import { DirFiles } from "./dir-files.ts";
 import { type EntrypointConfig, imagePath } from "./entrypoint.ts";
@@ -18,15 +18,8 @@ import { COPYRIGHT_CAP, copyrightLicense, dpkgListPaths } from "./packages/dpkg.
 import { type KeptFile, ViewFiles } from "./view-files.ts";
 
 export interface AnalyzedImage extends Analysis {
-  image: {
-    /** What was analysed: the image's name, or "dir:PATH". */
-    source: string;
-    name: string | null;
-    /** Manifest digest and image ID (config digest); null for a directory. */
-    digest: string | null;
-    id: string | null;
-    platform: string | null;
-  };
+  /** What was analysed. */
+  image: ImageInfo;
 }
 
 /** Files whose whole content analysis reads (paths normalised, no leading "/"). */

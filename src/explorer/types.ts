@@ -5,18 +5,10 @@
  */
 import type { Digest } from "../digest/index.ts";
 import type { TarType } from "../tar/index.ts";
+import type { ImageInfo } from "../transfer/open.ts";
 
-export interface ExplorerImageInfo {
-  /** What was opened, as the user wrote it. */
-  source: string;
-  /** The image's name in the store, or the reference; null when it has none. */
-  name: string | null;
-  /** Manifest digest; null when not known. */
-  digest: string | null;
-  /** Image ID (config digest). */
-  id: string | null;
-  platform: string | null;
-}
+/** What names the image explored (the same as any image read: transfer/open.ts). */
+export type ExplorerImageInfo = ImageInfo;
 
 export interface ExplorerLayer {
   index: number;

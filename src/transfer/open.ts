@@ -27,6 +27,19 @@ import { Store } from "../store/layout.ts";
 import { loadOne, parseImageLocation } from "./copy.ts";
 import { type RemoteOptions, registryClient } from "./remote.ts";
 
+/** What names an image that was read: how the user gave it, and what it turned out to be. */
+export interface ImageInfo {
+  /** What was opened, as the user wrote it (or "dir:PATH" for a root filesystem). */
+  source: string;
+  /** The image's name in the store, or the reference; null when it has none. */
+  name: string | null;
+  /** Manifest digest and image ID (config digest); null when there are none (a directory). */
+  digest: string | null;
+  id: string | null;
+  /** e.g. "linux/amd64". */
+  platform: string | null;
+}
+
 export interface OpenedSource {
   /** What was opened, as given. */
   source: string;

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import type { AnalyzedImage } from "../../src/analysis/image.ts";
 import { type FaultProxy, startFaultProxy } from "../fixtures/fault-proxy.ts";
 import {
   dockerArchive,
@@ -20,29 +21,8 @@ import { freePort, startRegistry, type TestRegistry } from "../fixtures/registry
 import { tmpdir } from "../fixtures/tools.ts";
 import { type CliResult, osless } from "./cli.ts";
 
-interface Analysis {
-  verdict: string;
-  summary: string;
-  os: unknown;
-  packages: unknown[];
-  entrypoint: {
-    path: string | null;
-    linkage: string;
-    scriptInterpreters: string[];
-    libraries: unknown[];
-    missing: unknown[];
-  };
-  inventory: { files: number; busybox: { applets: string[] } | null };
-  reachable: unknown;
-  findings: unknown[];
-  image: {
-    source: string;
-    name: string | null;
-    digest: string | null;
-    id: string | null;
-    platform: string | null;
-  };
-}
+/** What `osless analyze --json` prints: the library's result, as JSON. */
+type Analysis = AnalyzedImage;
 
 /** Everything but `image` (which says where the image came from). */
 function evidence(a: Analysis): Omit<Analysis, "image"> {
