@@ -9,7 +9,7 @@ import type { LayerSource } from "../layer/source.ts";
 import { buildView } from "../layer/view.ts";
 import type { ImageConfig, Platform } from "../spec/schemas.ts";
 import type { Store } from "../store/layout.ts";
-import { type ImageInfo, type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
+import { type ImageInfo, imageInfo, type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
 import { type Analysis, analyzeFiles, wholeElf } from "./analyze.ts";
 import { DirFiles } from "./dir-files.ts";
 import { type EntrypointConfig, imagePath } from "./entrypoint.ts";
@@ -114,7 +114,7 @@ export async function analyzeImage(input: string, opts: OpenSourceOptions): Prom
   try {
     const analysis = await analyzeLayers(src.layers, src.config, opts.signal);
     return {
-      image: { source: input, name: src.name, digest: src.digest, id: src.id, platform: src.platform },
+      image: imageInfo(src),
       ...analysis,
     };
   } finally {

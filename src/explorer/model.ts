@@ -13,7 +13,7 @@ import { buildView, type ChangeBefore, type LayerChange, type SquashedView } fro
 import { compareNames } from "../layer/view-tree.ts";
 import type { Descriptor, ImageConfig, Platform } from "../spec/schemas.ts";
 import type { Store } from "../store/layout.ts";
-import { type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
+import { imageInfo, type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
 import { DiveAccumulator, exactMetrics, layerSelfWaste } from "./metrics.ts";
 import type {
   CompareMode,
@@ -228,13 +228,7 @@ export async function exploreImage(
 ): Promise<ExplorerModel & { close(): Promise<void> }> {
   const src = await openImageSource(input, opts);
   try {
-    const model = await buildExplorerModel(
-      { source: input, name: src.name, digest: src.digest, id: src.id, platform: src.platform },
-      src.config,
-      src.descriptors,
-      src.layers,
-      opts,
-    );
+    const model = await buildExplorerModel(imageInfo(src), src.config, src.descriptors, src.layers, opts);
     return Object.assign(model, { close: () => src.close() });
   } catch (e) {
     await src.close();

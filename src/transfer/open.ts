@@ -40,15 +40,15 @@ export interface ImageInfo {
   platform: string | null;
 }
 
-export interface OpenedSource {
-  /** What was opened, as given. */
-  source: string;
-  /** The name in the store or the reference; null when the image has none. */
-  name: string | null;
-  /** Manifest digest and image ID (config digest). */
+/** The ImageInfo fields of `s` alone (an OpenedSource also holds its layers and a close function). */
+export function imageInfo(s: ImageInfo): ImageInfo {
+  return { source: s.source, name: s.name, digest: s.digest, id: s.id, platform: s.platform };
+}
+
+export interface OpenedSource extends ImageInfo {
+  /** An opened image always has a manifest digest and an ID. */
   digest: string;
   id: string;
-  platform: string | null;
   config: ImageConfig;
   /** The manifest's layer descriptors, base first (media types and blob sizes). */
   descriptors: Descriptor[];

@@ -71,7 +71,7 @@ Examples:
     .action(
       act(async (imageA: string, imageB: string, opts: DiffFlags) => {
         const { diffImages } = await import("../../explorer/diff.ts");
-        const { openImageSource } = await import("../../transfer/open.ts");
+        const { imageInfo, openImageSource } = await import("../../transfer/open.ts");
         const { parsePlatform } = await import("../../spec/platform.ts");
         const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
         const remote = [imageA, imageB].some((i) => i.startsWith("docker://"))
@@ -89,10 +89,7 @@ Examples:
           try {
             const b = await open(imageB);
             try {
-              const side = (s: typeof a) => ({
-                info: { source: s.source, name: s.name, digest: s.digest, id: s.id, platform: s.platform },
-                layers: s.layers,
-              });
+              const side = (s: typeof a) => ({ info: imageInfo(s), layers: s.layers });
               return await diffImages(side(a), side(b), { signal });
             } finally {
               await b.close();
