@@ -430,3 +430,14 @@ test("rewrites of the same size are told apart by content, hashed after the pass
     ],
   );
 });
+
+test("mayHideOwnFiles: a path written twice, or a file's directory replaced by a non-directory; not otherwise", async () => {
+  const { mayHideOwnFiles } = await import("./model.ts");
+  const e = (path: string, type: "file" | "directory" | "symlink" = "file") =>
+    ({ path, type, size: 1, mode: 0o644, uid: 0, gid: 0 }) as const;
+  assert.equal(mayHideOwnFiles([e("a", "directory"), e("a/b"), e("c")]), false);
+  assert.equal(mayHideOwnFiles([e("a/b"), e("a/b")]), true);
+  assert.equal(mayHideOwnFiles([e("a/b/c"), e("a", "symlink")]), true);
+  assert.equal(mayHideOwnFiles([e("a", "symlink"), e("a/b/c")]), true);
+  assert.equal(mayHideOwnFiles([e("a/b/c"), e("a", "directory")]), false);
+});

@@ -9,7 +9,13 @@
 import { OslessError } from "../errors.ts";
 import type { EventSink } from "../events/index.ts";
 import type { LayerSource } from "../layer/source.ts";
-import { buildView, type ChangeBefore, type LayerChange, type SquashedView } from "../layer/view.ts";
+import {
+  buildView,
+  type ChangeBefore,
+  type LayerChange,
+  type RawEntry,
+  type SquashedView,
+} from "../layer/view.ts";
 import { compareNames } from "../layer/view-tree.ts";
 import type { Descriptor, ImageConfig, Platform } from "../spec/schemas.ts";
 import type { Store } from "../store/layout.ts";
@@ -88,8 +94,15 @@ export async function buildExplorerModel(
     afterLayer: (i, nodes, info) => {
       const entries = info.rawEntries ?? [];
       dive.add(entries, info.bytes);
-      // One walk of the nodes: the offsets of this layer's bytes still shown, and the base's visible bytes.
+      // A walk of every node, only when needed (an image of many layers would pay it per layer): the offsets of
+      // this layer's bytes still shown, when the layer may have hidden some of its own files, and the base's
+      // visible bytes after its last layer.
       const base = i === baseLayers - 1;
+      const self = mayHideOwnFiles(entries);
+      if (!base && !self) {
+        if (!opts.keepRawEntries) info.rawEntries = undefined;
+        return;
+      }
       const shown = new Set<number>();
       const inodes = new Set<number>();
       for (const n of nodes) {
@@ -100,7 +113,7 @@ export async function buildExplorerModel(
           baseFinalBytes += n.size;
         }
       }
-      for (const w of layerSelfWaste(i, entries, shown)) selfWaste.push(w);
+      if (self) for (const w of layerSelfWaste(i, entries, shown)) selfWaste.push(w);
       if (!opts.keepRawEntries) info.rawEntries = undefined;
     },
   });
@@ -151,6 +164,27 @@ export async function buildExplorerModel(
 function isChange(c: LayerChange, index: number): boolean {
   if (index === 0 && c.path === ".") return false;
   return !(c.kind === "modified" && c.before && c.after && same(c.before, c.after));
+}
+
+/**
+ * Whether a layer's entries may hide one of the layer's own files: a path written twice, or a non-directory
+ * written at a path that is a directory of one of its files (the files below it go). Whiteouts never remove what
+ * their own layer made. False for nearly every layer, which spares a walk of every node. Names are compared as
+ * written: two names of one path through a symlink ("l/f" and "d/f") are not seen as one, so bytes a layer
+ * hides that way are not itemised (they still count in `wastedBytes`, which comes from the totals).
+ */
+export function mayHideOwnFiles(entries: RawEntry[]): boolean {
+  const seen = new Set<string>();
+  const dirs = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.path)) return true;
+    seen.add(e.path);
+    if (e.type === "directory") continue;
+    for (let j = e.path.lastIndexOf("/"); j > 0; j = e.path.lastIndexOf("/", j - 1))
+      dirs.add(e.path.slice(0, j));
+  }
+  for (const e of entries) if (e.type !== "directory" && dirs.has(e.path)) return true;
+  return false;
 }
 
 /** What layer `index` changed, as `ExplorerModel.changes` says. */
