@@ -38,7 +38,12 @@ export type ErrorCode =
   | "E_DENIED"
   | "E_REGISTRY"
   | "E_NETWORK"
-  | "E_IO";
+  | "E_IO"
+  | "E_RUNTIME"
+  | "E_RUNTIME_MISSING"
+  | "E_CONFLICT"
+  | "E_COMMAND_NOT_FOUND"
+  | "E_COMMAND_NOT_EXECUTABLE";
 
 export interface OslessErrorOptions {
   /** How the user can fix it, one sentence. */
@@ -79,6 +84,8 @@ export function isOslessError(e: unknown, code?: ErrorCode): e is OslessError {
  * Exit statuses of the CLI: 0 success; 1 the operation failed (bad or corrupt input, I/O);
  * 2 usage (bad flags or reference); 3 the named image, blob or reference does not exist;
  * 4 `fsck` found problems; 130/143 interrupted by SIGINT/SIGTERM (the work was undone).
+ * `run` and `exec` pass the container's own exit status through and use Docker's 125/126/127 for their own
+ * failures (see `runExitCodeFor`).
  */
 export function exitCodeFor(e: unknown): number {
   if (!(e instanceof OslessError)) return 1;
@@ -97,4 +104,18 @@ export function exitCodeFor(e: unknown): number {
     default:
       return 1;
   }
+}
+
+/**
+ * Exit statuses of `run` and `exec` when osless itself fails, as `docker run` has them: 126 the command cannot
+ * be invoked, 127 it does not exist, 125 any other failure (the container's own status is passed through
+ * otherwise, so these three numbers are ambiguous only if the container uses them too).
+ */
+export function runExitCodeFor(e: unknown): number {
+  if (e instanceof OslessError) {
+    if (e.code === "E_COMMAND_NOT_EXECUTABLE") return 126;
+    if (e.code === "E_COMMAND_NOT_FOUND") return 127;
+    if (e.code === "E_INTERRUPTED") return exitCodeFor(e);
+  }
+  return 125;
 }
