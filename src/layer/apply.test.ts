@@ -13,12 +13,15 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { needTool } from "../../test/fixtures/tools.ts";
+import { getXattr } from "../_internal/xattr.ts";
 import { isOslessError } from "../errors.ts";
 import { tarBytes } from "../tar/testkit.ts";
 import type { TarWriteItem } from "../tar/writer.ts";
@@ -349,6 +352,224 @@ describe("many files", () => {
       );
     } finally {
       execFileSync("umount", [mnt]);
+    }
+  });
+});
+
+describe('whiteouts: "overlay" (one layer alone, as an overlayfs lower dir)', () => {
+  const S = (path: string, target: string): TarWriteItem => ({
+    entry: { path, type: "symlink", linkpath: target, mtime: T },
+  });
+  const overlay = { whiteouts: "overlay" as const };
+
+  function isWhiteoutDevice(p: string): boolean {
+    const st = lstatSync(p);
+    return st.isCharacterDevice() && st.rdev === 0 && (st.mode & 0o7777) === 0;
+  }
+  function opaque(p: string): string | undefined {
+    return getXattr(p, "trusted.overlay.opaque")?.toString();
+  }
+
+  test("a file whiteout and a directory whiteout become 0:0 character devices, an opaque marker the xattr", async () => {
+    const root = fresh();
+    const r = await apply(
+      root,
+      [D("etc"), F("etc/.wh.gone"), F(".wh.olddir"), D("var"), F("var/.wh..wh..opq"), F("var/kept", "k")],
+      overlay,
+    );
+    assert.equal(r.whiteouts, 3);
+    assert.ok(isWhiteoutDevice(join(root, "etc/gone")));
+    assert.ok(isWhiteoutDevice(join(root, "olddir")));
+    assert.equal(opaque(join(root, "var")), "y");
+    assert.equal(opaque(join(root, "etc")), undefined);
+    assert.equal(readFileSync(join(root, "var/kept"), "utf8"), "k");
+    assert.deepEqual(readdirSync(root).sort(), ["etc", "olddir", "var"]);
+  });
+
+  test("the layer's own entry wins over its whiteout, in either order; a directory it keeps turns opaque", async () => {
+    const root = fresh();
+    await apply(
+      root,
+      [
+        F(".wh.f1"),
+        F("f1", "mine"), // whiteout first, then the file
+        F("f2", "mine"),
+        F(".wh.f2"), // the file first
+        F(".wh.d1"),
+        D("d1"),
+        F("d1/a", "a"), // a directory replacing the lower one
+        D("d2"),
+        F("d2/a", "a"),
+        F(".wh.d2"),
+        F(".wh.d3"),
+        D("d3/sub", {}), // only a descendant: d3 is made as its parent
+        // a marker-made parent is not the layer's: a later whiteout replaces it
+        F("d4/.wh.x"),
+        F(".wh.d4"),
+        // below this layer's own file or whiteout, markers change nothing
+        F("f1/.wh.y"),
+        F("d4/.wh..wh..opq"),
+      ],
+      overlay,
+    );
+    assert.equal(readFileSync(join(root, "f1"), "utf8"), "mine");
+    assert.equal(readFileSync(join(root, "f2"), "utf8"), "mine");
+    for (const d of ["d1", "d2", "d3"]) {
+      assert.ok(lstatSync(join(root, d)).isDirectory(), d);
+      assert.equal(opaque(join(root, d)), "y", d);
+    }
+    assert.deepEqual(readdirSync(join(root, "d1")), ["a"]);
+    assert.deepEqual(readdirSync(join(root, "d3")), ["sub"]);
+    assert.equal(opaque(join(root, "d3/sub")), undefined);
+    assert.ok(isWhiteoutDevice(join(root, "d4")));
+  });
+
+  test("an opaque marker for a directory the layer does not list makes it (0755 root) and marks it", async () => {
+    const root = fresh();
+    await apply(root, [F("a/b/.wh..wh..opq")], overlay);
+    const st = lstatSync(join(root, "a/b"));
+    assert.deepEqual([st.isDirectory(), st.mode & 0o7777, st.uid], [true, 0o755, 0]);
+    assert.equal(opaque(join(root, "a/b")), "y");
+    assert.equal(opaque(join(root, "a")), undefined);
+  });
+
+  test("without privilege it is refused before anything is written (E_DENIED)", async () => {
+    const root = fresh();
+    await assert.rejects(
+      apply(root, [F("a", "a"), F(".wh.b")], { ...overlay, privileged: false }),
+      (e: unknown) => isOslessError(e, "E_DENIED") && /overlay whiteouts/.test((e as Error).message),
+    );
+    assert.deepEqual(readdirSync(root), []);
+  });
+
+  test("the layer's own 0:0 character device is warned about (overlayfs reads it as a whiteout)", async () => {
+    const warnings: string[] = [];
+    await apply(
+      fresh(),
+      [{ entry: { path: "null0", type: "char", mode: 0o600, devmajor: 0, devminor: 0 } }],
+      { ...overlay, onWarning: (w: ApplyWarning) => warnings.push(w.code) },
+    );
+    assert.deepEqual(warnings, ["W_DEVICE_IS_WHITEOUT"]);
+  });
+
+  /**
+   * Every path below `root` (lstat, not followed): type, mode, owner, symlink target, file contents. Times are
+   * left out: the merged view and the applied tree are built at different moments.
+   */
+  function tree(root: string): Map<string, string> {
+    const out = new Map<string, string>();
+    const walk = (rel: string) => {
+      const host = rel === "" ? root : join(root, rel);
+      const st = lstatSync(host);
+      const type = st.isDirectory()
+        ? "dir"
+        : st.isSymbolicLink()
+          ? "symlink"
+          : st.isFile()
+            ? "file"
+            : st.isCharacterDevice()
+              ? "char"
+              : st.isFIFO()
+                ? "fifo"
+                : "other";
+      let what = `${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
+      if (st.isSymbolicLink()) what += ` -> ${readlinkSync(host)}`;
+      if (st.isFile()) what += ` ${JSON.stringify(readFileSync(host, "utf8"))}`;
+      if (st.isCharacterDevice()) what += ` ${st.rdev}`;
+      out.set(rel === "" ? "/" : rel, what);
+      if (st.isDirectory()) for (const n of readdirSync(host).sort()) walk(rel === "" ? n : `${rel}/${n}`);
+    };
+    walk("");
+    return out;
+  }
+
+  test("overlayfs over such lower dirs shows exactly what applying the same layers in one directory gives", async () => {
+    needTool("mount", "mount");
+    const layers: TarWriteItem[][] = [
+      [
+        D("etc"),
+        F("etc/passwd", "root:x:0:0::/root:/bin/sh\n"),
+        F("etc/group", "root:x:0:\n"),
+        F("etc/hosts", "h"),
+        D("usr", { mode: 0o755 }),
+        D("usr/bin"),
+        F("usr/bin/sh", "#!", { mode: 0o755 }),
+        F("usr/bin/tool", "t", { mode: 0o4755 }),
+        S("bin", "usr/bin"),
+        D("var"),
+        D("var/cache", { mode: 0o700, uid: 7, gid: 8 }),
+        F("var/cache/a", "a"),
+        D("var/cache/sub"),
+        F("var/cache/sub/b", "b"),
+        D("opt"),
+        D("opt/app"),
+        F("opt/app/old", "old"),
+        D("home", { mode: 0o755 }),
+        D("home/u", { uid: 1000, gid: 1000 }),
+        F("home/u/.profile", "p", { uid: 1000, gid: 1000 }),
+        D("srv"),
+        F("srv/f", "f"),
+        D("mnt"),
+        F("mnt/m", "m"),
+        { entry: { path: "run", type: "fifo", mode: 0o600, mtime: T } },
+      ],
+      [
+        D("etc"),
+        F("etc/.wh.hosts"), // a file removed
+        F("etc/motd", "hello"),
+        D("usr"),
+        D("usr/bin"),
+        F("usr/bin/.wh.tool"),
+        F(".wh.srv"), // a directory removed
+        D("var"),
+        D("var/cache", { mode: 0o755 }),
+        F("var/cache/.wh..wh..opq"), // emptied, one new child
+        F("var/cache/new", "n"),
+        D("opt"),
+        F("opt/.wh.app"), // a directory replaced by this layer's own
+        D("opt/app", { mode: 0o750 }),
+        F("opt/app/new", "new"),
+        D("home"),
+        D("home/u", { uid: 1000, gid: 1000 }),
+        F("home/u/.profile", "p2", { uid: 1000, gid: 1000 }),
+        F("home/u/.wh..profile"), // its own entry wins
+        F(".wh.run"),
+        D("run"), // a FIFO replaced by a directory
+        F("run/pid", "1"),
+      ],
+      [
+        D("etc"),
+        F("etc/.wh.motd"),
+        F("etc/hosts", "back"), // a file whited out below comes back
+        D("srv"),
+        F("srv/g", "g"), // a directory whited out below comes back, without the old child
+        S("mnt", "usr"), // a directory replaced by a symlink
+        D("var"),
+        D("var/cache", { mode: 0o755 }),
+        F("var/cache/.wh.new"),
+        F("var/cache/newer", "n2"),
+      ],
+    ];
+    const applied = fresh();
+    for (const l of layers) await apply(applied, l);
+    const lowers: string[] = [];
+    for (const l of layers) {
+      const dir = fresh();
+      await apply(dir, l, overlay);
+      lowers.unshift(dir);
+    }
+    const merged = fresh();
+    execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lowers.join(":")}`, merged]);
+    try {
+      const want = tree(applied);
+      const got = tree(merged);
+      // The root directory's own mode is the mount's; everything below must match entry for entry.
+      want.delete("/");
+      got.delete("/");
+      assert.deepEqual([...got], [...want]);
+      assert.ok(want.size > 15, `compared ${want.size} paths`);
+    } finally {
+      execFileSync("umount", [merged]);
     }
   });
 });

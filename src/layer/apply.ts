@@ -15,6 +15,9 @@
  * - Whiteouts (R9) never hide this layer's own entries: `upper` holds the resolved paths this layer created
  *   (and their ancestors), and removal walks skip them, so `.wh.x` and opaque markers act as if they came first
  *   in the tar, wherever they sit (as umoci does).
+ * - `whiteouts: "overlay"` (one layer unpacked alone into an empty directory that becomes an overlayfs lower
+ *   dir) stores whiteouts the way overlayfs reads them instead of applying them: `.wh.x` becomes a 0:0 character
+ *   device at x, an opaque marker the xattr `trusted.overlay.opaque=y` on its directory (see `overlayWhiteout`).
  * - Metadata: lchown, then chmod (R12; chown clears setuid), then xattrs (R13; chown also clears
  *   security.capability), then times (R14). Directory modes and times are set at the end of the layer, deepest
  *   first, after all their children (a 0555 directory can still receive its children); directories this layer
@@ -65,7 +68,10 @@ import {
 import type { LayerLimits } from "./source.ts";
 
 export interface ApplyWarning {
-  /** Stable code: W_DEVICE_SKIPPED, W_XATTR_REFUSED, W_XATTR_UNSUPPORTED, W_XATTR_SKIPPED, W_FIFO_SKIPPED, W_TIMES. */
+  /**
+   * Stable code: W_DEVICE_SKIPPED, W_XATTR_REFUSED, W_XATTR_UNSUPPORTED, W_XATTR_SKIPPED, W_FIFO_SKIPPED, W_TIMES,
+   * W_DEVICE_IS_WHITEOUT (overlay whiteouts: the layer's own 0:0 character device reads as a whiteout).
+   */
   code: string;
   /** The entry's name in the layer. */
   path: string;
@@ -88,6 +94,14 @@ export interface ApplyOptions {
   privileged?: boolean | undefined;
   onWarning?: ((w: ApplyWarning) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * What whiteouts do. "apply" (default): remove what they name from the tree below (the layers are applied one
+   * over the other into one directory). "overlay": the layer is unpacked alone into an empty directory that
+   * becomes an overlayfs lower dir, and its whiteouts are stored as overlayfs reads them: `.wh.NAME` makes NAME a
+   * 0:0 character device (mode 0), `.wh..wh..opq` sets `trusted.overlay.opaque=y` on its directory (made if
+   * missing). Needs privilege (root outside a user namespace, and `privileged` not false): E_DENIED otherwise.
+   */
+  whiteouts?: "apply" | "overlay" | undefined;
 }
 
 export interface ApplyResult {
@@ -249,6 +263,13 @@ class Applier {
   readonly lowerModes = new Map<string, number>();
   #enotsupWarned = false;
   #noAddonWarned = false;
+  /** Overlay whiteouts: store them for overlayfs instead of applying them. */
+  readonly overlay: boolean;
+  /**
+   * Overlay whiteouts: resolved paths this layer whited out or marked opaque. Each one that is a directory at the
+   * end of the layer gets `trusted.overlay.opaque=y` (see `overlayWhiteout`).
+   */
+  readonly opaqueIfDir = new Set<string>();
 
   constructor(root: string, opts: ApplyOptions) {
     let real: string;
@@ -264,6 +285,27 @@ class Applier {
     this.privileged = opts.privileged ?? isPrivileged();
     this.maxDepth = opts.limits?.maxDepth;
     this.onWarning = opts.onWarning;
+    this.overlay = opts.whiteouts === "overlay";
+    if (this.overlay && !(this.privileged && isPrivileged())) {
+      throw new OslessError(
+        "E_DENIED",
+        `cannot unpack a layer with overlay whiteouts into ${root}: whiteout device nodes and trusted.* xattrs need real root outside a user namespace`,
+        {
+          hint: "run as root (not in a user namespace), or unpack the image's layers into one directory instead (the copy fallback)",
+          details: { path: root },
+        },
+      );
+    }
+    if (this.overlay && !xattrSupport()) {
+      throw new OslessError(
+        "E_IO",
+        `cannot unpack a layer with overlay whiteouts into ${root}: opaque directories need extended attributes, and the optional package @napi-rs/xattr is not installed`,
+        {
+          hint: "install osless's optional dependency @napi-rs/xattr (npm install)",
+          details: { path: root },
+        },
+      );
+    }
   }
 
   #lastTurn = performance.now();
@@ -295,11 +337,13 @@ class Applier {
         return;
       case "whiteout":
         this.result.whiteouts++;
-        this.whiteout(role.target);
+        if (this.overlay) this.overlayWhiteout(role.target);
+        else this.whiteout(role.target);
         return;
       case "opaque":
         this.result.whiteouts++;
-        this.opaque(role.dir);
+        if (this.overlay) this.overlayOpaque(role.dir);
+        else this.opaque(role.dir);
         return;
       case "normal":
         break;
@@ -331,6 +375,101 @@ class Applier {
       const host = `${r.host}/${name}`;
       const st = lstatMaybe(host);
       if (st) this.removeLower(rel, host, st);
+    }
+  }
+
+  // --- overlay whiteouts --------------------------------------------------------------------------------------
+  //
+  // The layer is alone in a fresh directory; overlayfs later stacks it over the lower layers' directories. What
+  // the merged view must show is what "apply" mode gives for the same layers, where a whiteout never hides the
+  // layer's own entries (they act as if they came first in the tar). So, for `.wh.x`:
+  // - x is not this layer's (nor an ancestor of one of its entries): x becomes a 0:0 character device, which
+  //   hides every lower x. Something made there earlier only for this layer's markers (a parent made for `x/.wh.y`)
+  //   is removed first.
+  // - x is this layer's own entry, or an entry comes at x later: the entry stays (it wins, as in "apply" mode).
+  //   A non-directory hides everything below it by itself. A directory would be MERGED by overlayfs with the lower
+  //   x's (where "apply" mode removed the lower x before creating this layer's), so it is marked opaque: the lower
+  //   x's children stay hidden. Same when x is only an ancestor of this layer's entries (`.wh.x` with `x/y`):
+  //   x then holds exactly this layer's entries below it, as in "apply" mode.
+  // That last step is done at the end of the layer (`opaqueIfDir`), whatever order the entries came in.
+  // - a parent of x is a non-directory here (the layer's own file, or a whiteout device): nothing to do, it hides
+  //   everything below it already; a missing parent is made (0755 root, like a missing parent of an entry), so
+  //   that the device can sit where overlayfs looks for it.
+  // Known limits, inherent to unpacking a layer without the ones below it (overlay-based snapshotters have them
+  // too): a parent the layer does not list is made 0755 root:root here and hides the lower directory's own mode
+  // and owner in the merged view, and a parent that is a symlink in a lower layer is not followed (the layer's
+  // entries land in a directory of that name, which hides the lower symlink). Image builders list the parents
+  // of what they change, and never write through a symlinked parent, so real images do not meet either.
+
+  /** Overlay `.wh.<name>`: a 0:0 character device at `target`, unless this layer has an entry there. */
+  overlayWhiteout(target: string): void {
+    let r = resolveInRoot(this.root, target);
+    if (r.missingFrom >= 0) {
+      if (lstatMaybe(`${this.root}/${r.parts.slice(0, r.missingFrom + 1).join("/")}`) !== undefined) return;
+      r = this.makeMarkerParents(r);
+    }
+    this.opaqueIfDir.add(r.rel);
+    if (r.stat !== undefined) {
+      if (this.upper.has(r.rel)) return; // this layer's own entry (or an ancestor of one) wins
+      this.touchDir(parentOf(r.rel));
+      this.removeAny(r.rel, r.host, r.stat);
+    }
+    this.touchDir(parentOf(r.rel));
+    this.inParent(r, "create whiteout device", () => mknod(["-m", "0", "--", r.host, "c", "0", "0"]));
+  }
+
+  /** Overlay `.wh..wh..opq` in `dir` (resolved in-root, followed): `dir` made if missing, marked at the end. */
+  overlayOpaque(dir: string): void {
+    let r = resolveInRoot(this.root, dir, { followFinal: true });
+    if (r.missingFrom >= 0) {
+      if (lstatMaybe(`${this.root}/${r.parts.slice(0, r.missingFrom + 1).join("/")}`) !== undefined) return;
+      r = this.makeMarkerParents(r);
+    }
+    if (r.stat === undefined) {
+      this.touchDir(parentOf(r.rel));
+      this.inParent(r, "create directory", () => mkdirSync(r.host, 0o755));
+      try {
+        chmodSync(r.host, 0o755);
+      } catch (e) {
+        throw fsError(e, r.host, "chmod");
+      }
+      this.madeDirs.add(r.rel);
+    } else if (!r.stat.isDirectory()) {
+      return; // this layer's own non-directory (or a whiteout device): it hides everything below already
+    }
+    this.opaqueIfDir.add(r.rel);
+  }
+
+  /** Missing parents of a whiteout marker's target, as 0755 root directories (not this layer's entries). */
+  makeMarkerParents(r: InRootPath): InRootPath {
+    return makeParents(this.root, r, (m) => {
+      this.madeDirs.add(m.rel);
+      try {
+        lchownSync(m.host, 0, 0);
+      } catch (e) {
+        throw fsError(e, m.host, "chown to 0:0");
+      }
+    });
+  }
+
+  /** End of an overlay layer: every whited-out or opaque path that is a directory now is marked opaque. */
+  markOpaque(): void {
+    for (const rel of this.opaqueIfDir) {
+      const r = resolveInRoot(this.root, rel);
+      if (r.rel !== rel || !r.stat?.isDirectory()) continue;
+      try {
+        setXattr(r.host, "trusted.overlay.opaque", Buffer.from("y"));
+      } catch (e) {
+        throw new OslessError(
+          "E_IO",
+          `${r.host}: cannot set xattr trusted.overlay.opaque: ${(e as Error).message}`,
+          {
+            hint: "overlay lower directories need a filesystem with trusted.* extended attributes (ext4, xfs, btrfs)",
+            cause: e,
+            details: { path: r.host },
+          },
+        );
+      }
     }
   }
 
@@ -418,6 +557,13 @@ class Applier {
       case "block":
         if (!(h.devmajor < DEV_LIMIT && h.devminor < DEV_LIMIT && h.devmajor >= 0 && h.devminor >= 0)) {
           throw invalidEntry(h, `has device numbers ${h.devmajor}:${h.devminor} outside [0, 2^32)`);
+        }
+        if (this.overlay && h.type === "char" && h.devmajor === 0 && h.devminor === 0) {
+          this.warn(
+            "W_DEVICE_IS_WHITEOUT",
+            h.path,
+            "character device 0:0 is how overlayfs marks a whiteout: in an overlay root this path reads as absent",
+          );
         }
         if (!this.privileged) {
           this.warn(
@@ -744,6 +890,7 @@ class Applier {
    * that is no longer a directory at that path is skipped.
    */
   finish(): void {
+    if (this.overlay) this.markOpaque();
     const rels = new Set([...this.dirMeta.keys(), ...this.lowerTimes.keys(), ...this.lowerModes.keys()]);
     const ordered = [...rels].sort((a, b) => depth(b) - depth(a));
     for (const rel of ordered) {
