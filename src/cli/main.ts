@@ -463,6 +463,8 @@ const { registerDiffCommand } = await import("./commands/diff.ts");
 registerDiffCommand(program, { io, store, act });
 const { registerExploreCommand } = await import("./commands/explore.ts");
 registerExploreCommand(program, { io, store, act });
+const { registerRunCommands } = await import("./commands/run.ts");
+registerRunCommands(program, { io, store, act });
 
 program.hook("preAction", (_this, action) => {
   jsonErrors = Boolean((action.opts() as { json?: boolean }).json);
