@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   load: () => import("./load.ts"),
   pull: () => import("./pull.ts"),
   push: () => import("./push.ts"),
+  run: () => import("./container-run.ts"),
   unpack: () => import("./unpack.ts"),
   view: () => import("./view.ts"),
 };

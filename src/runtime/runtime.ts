@@ -37,10 +37,12 @@ export function cgroupMode(): CgroupMode {
   return "v1";
 }
 
-function which(cmd: string, env: NodeJS.ProcessEnv): string | undefined {
+/** Where runtimes are looked for after PATH: root's PATH may lack sbin (`su` without `-`), where Debian puts runc. */
+const SBIN = ["/usr/sbin", "/sbin"];
+
+function which(cmd: string, env: NodeJS.ProcessEnv, extra: string[] = SBIN): string | undefined {
   const dirs = (env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(delimiter);
-  // root's PATH on some systems lacks sbin, where Debian installs runc.
-  for (const d of [...dirs, "/usr/sbin", "/sbin"]) {
+  for (const d of [...dirs, ...extra]) {
     if (!d) continue;
     const p = join(d, cmd);
     try {
@@ -62,14 +64,19 @@ export function defaultStateRoot(name: RuntimeName): string {
  * Find the runtime: `name` (runc or crun) or the default (runc when installed, else crun). Throws
  * E_RUNTIME_MISSING naming the Debian package, and E_RUNTIME when the binary is unsafe (writable by others).
  */
-export function findRuntime(name?: string, env: NodeJS.ProcessEnv = process.env): RuntimeInfo {
+export function findRuntime(
+  name?: string,
+  opts: { env?: NodeJS.ProcessEnv; fallbackDirs?: string[] } = {},
+): RuntimeInfo {
+  const env = opts.env ?? process.env;
+  const look = (cmd: string) => which(cmd, env, opts.fallbackDirs);
   let chosen: RuntimeName;
   let path: string | undefined;
   if (name === undefined || name === "") {
-    path = which("runc", env);
+    path = look("runc");
     chosen = "runc";
     if (!path) {
-      path = which("crun", env);
+      path = look("crun");
       if (path) chosen = "crun";
     }
     if (!path) {
@@ -84,7 +91,7 @@ export function findRuntime(name?: string, env: NodeJS.ProcessEnv = process.env)
       });
     }
     chosen = name;
-    path = which(name, env);
+    path = look(name);
     if (!path) {
       throw new OslessError("E_RUNTIME_MISSING", `the OCI runtime ${name} is not installed`, {
         hint: `install it: apt-get install ${PACKAGE[name]}`,
@@ -96,8 +103,9 @@ export function findRuntime(name?: string, env: NodeJS.ProcessEnv = process.env)
   if (chosen === "crun" && cgroupMode() === "hybrid") {
     // crun 1.8 refuses hybrid hosts ("cgroups in hybrid mode not supported"). In a private mount namespace
     // without the v2 mount it sees a plain v1 host; the namespace dies with the command.
-    const unshare = which("unshare", env);
-    const sh = which("sh", env);
+    // System tools, wherever PATH points.
+    const unshare = which("unshare", env, [...SBIN, "/usr/bin", "/bin"]);
+    const sh = which("sh", env, ["/usr/bin", "/bin"]);
     if (!unshare || !sh) {
       throw new OslessError(
         "E_RUNTIME_MISSING",

@@ -1,0 +1,504 @@
+// `osless run` and the container commands through the CLI with the real runtime (runc; crun once), on images
+// assembled from Debian packages: the static hello, busybox, Debian minbase, and busybox plus a static probe of
+// what seccomp and capabilities refuse. Everything the container reports about itself is read from inside it.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { IMAGES, type ImageSpec, ociLayout } from "../fixtures/images.ts";
+import { staticProgram } from "../fixtures/programs.ts";
+import { busyboxRootfsPath } from "../fixtures/rootfs.ts";
+import { needTool, tmpdir } from "../fixtures/tools.ts";
+import { startTmux } from "../fixtures/tty.ts";
+import { osless, snapshot } from "./cli.ts";
+
+needTool("runc", "runc");
+
+/** Prints, for each call, its name and the errno it failed with (0: it succeeded). */
+const PROBE_C = `#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void report(const char *name, long r) { printf("%s %d\\n", name, r < 0 ? errno : 0); }
+
+int main(void) {
+  report("unshare", unshare(CLONE_NEWNS));
+  report("mount", mount("none", "/mnt", "tmpfs", 0, 0));
+  report("keyctl", syscall(SYS_keyctl, 0, -3, 0));
+  report("vsock", socket(40, SOCK_STREAM, 0));
+  report("clone3", syscall(435, 0, 0));
+  report("unix", socket(AF_UNIX, SOCK_STREAM, 0));
+  return 0;
+}
+`;
+
+let storeRoot: Promise<string> | undefined;
+
+/** One store for the file, holding hello, busybox, debian and probe (busybox + /probe). */
+function store(): Promise<string> {
+  storeRoot ??= (async () => {
+    const root = join(await tmpdir("run-e2e-"), "store");
+    const probe = await staticProgram("seccomp-probe", PROBE_C);
+    const probeSpec: ImageSpec = {
+      layers: [
+        { dir: busyboxRootfsPath() },
+        { files: { probe: { data: readFileSync(probe), mode: 0o755 } } },
+      ],
+      cmd: ["/probe"],
+      env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    };
+    const notExec: ImageSpec = {
+      layers: [{ files: { app: { data: "#!/bin/sh\necho hi\n", mode: 0o644 } } }],
+      entrypoint: ["/app"],
+    };
+    for (const [spec, name] of [
+      [IMAGES.hello, "hello"],
+      [IMAGES.busybox, "busybox"],
+      [IMAGES.debian, "debian"],
+      [probeSpec, "probe"],
+      [notExec, "notexec"],
+    ] as const) {
+      const r = await osless(root, ["copy", "-q", `oci:${await ociLayout(spec)}:latest`, name]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    return root;
+  })();
+  return storeRoot;
+}
+
+async function run(args: string[], opts: { env?: Record<string, string> } = {}) {
+  return osless(await store(), args, opts);
+}
+
+function containerIds(root: string): string[] {
+  const dir = join(root, "containers");
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];
+}
+
+/** Host traces of a container: its cgroup directories, runtime state, mounts naming it. */
+function hostTraces(id: string): string[] {
+  const found: string[] = [];
+  for (const ctl of readdirSync("/sys/fs/cgroup")) {
+    const p = join("/sys/fs/cgroup", ctl, "osless", id);
+    if (existsSync(p)) found.push(p);
+  }
+  for (const rt of ["runc", "crun"]) {
+    const p = join("/run/osless", rt, id);
+    if (existsSync(p)) found.push(p);
+  }
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    if (line.includes(id)) found.push(line);
+  }
+  return found;
+}
+
+async function inspectRecord(name: string): Promise<{ id: string; rootfs: { lower?: string[] } }> {
+  const root = await store();
+  for (const id of containerIds(root)) {
+    const r = JSON.parse(readFileSync(join(root, "containers", id, "container.json"), "utf8"));
+    if (r.name === name) return r;
+  }
+  throw new Error(`no container named ${name}`);
+}
+
+test("run --rm hello: the static program prints its line, exits 0, and nothing is left", async () => {
+  const root = await store();
+  const before = containerIds(root);
+  const r = await run(["run", "--rm", "hello"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "Hello from a static binary\n");
+  assert.deepEqual(containerIds(root), before);
+});
+
+test("exit statuses pass through: exit 3, and 128 + the signal that ended it", async () => {
+  const three = await run(["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
+  assert.equal(three.code, 3, three.stderr);
+  const killed = await run(["run", "--rm", "busybox", "sh", "-c", "kill -KILL $$"]);
+  assert.equal(killed.code, 137, killed.stderr);
+});
+
+test("signals sent to osless run reach the container's process", async () => {
+  const root = await store();
+  const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      import.meta.resolve("tsx"),
+      MAIN,
+      "run",
+      "--rm",
+      "busybox",
+      "sh",
+      "-c",
+      'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done',
+    ],
+    { env: { ...process.env, OSLESS_ROOT: root }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b) => (out += b));
+  child.stderr.on("data", (b) => (err += b));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes("ready") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.match(out, /ready/, err);
+  child.kill("SIGTERM");
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  assert.equal(code, 42, err);
+  assert.match(out, /got TERM/);
+});
+
+test("busybox sh with -e, --env-file, -w and -u: environment, working directory and user as asked", async () => {
+  const dir = await tmpdir("run-envfile-");
+  const envFile = join(dir, "env");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(envFile, "# comment\nFROM_FILE=file\nA=overridden\n");
+  const r = await run(
+    [
+      "run",
+      "--rm",
+      "--env-file",
+      envFile,
+      "-e",
+      "A=1",
+      "-e",
+      "FROM_HOST",
+      "-w",
+      "/tmp/work",
+      "-u",
+      "nobody",
+      "busybox",
+      "sh",
+      "-c",
+      'echo "$A $FROM_HOST $FROM_FILE"; pwd; id -u; id -g; echo "$HOME"',
+    ],
+    { env: { FROM_HOST: "host-value" } },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "1 host-value file\n/tmp/work\n65534\n65534\n/nonexistent\n");
+});
+
+test("Debian minbase: cat /etc/os-release", async () => {
+  const r = await run(["run", "--rm", "debian", "cat", "/etc/os-release"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ID=debian$/m);
+  assert.match(r.stdout, /^VERSION_CODENAME=bookworm$/m);
+});
+
+function statusField(status: string, field: string): string {
+  const m = new RegExp(`^${field}:\\s*(\\S+)`, "m").exec(status);
+  assert.ok(m, `${field} missing in /proc/self/status:\n${status}`);
+  return m[1]!;
+}
+
+test("inside: Docker's capabilities, seccomp filter mode, no-new-privileges only when asked", async () => {
+  const r = await run(["run", "--rm", "busybox", "cat", "/proc/self/status"]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const f of ["CapEff", "CapPrm", "CapBnd"])
+    assert.equal(statusField(r.stdout, f), "00000000a80425fb", f);
+  assert.equal(statusField(r.stdout, "CapInh"), "0000000000000000");
+  assert.equal(statusField(r.stdout, "CapAmb"), "0000000000000000");
+  assert.equal(statusField(r.stdout, "Seccomp"), "2");
+  assert.equal(statusField(r.stdout, "NoNewPrivs"), "0");
+  const nnp = await run([
+    "run",
+    "--rm",
+    "--security-opt",
+    "no-new-privileges",
+    "busybox",
+    "cat",
+    "/proc/self/status",
+  ]);
+  assert.equal(statusField(nnp.stdout, "NoNewPrivs"), "1");
+  const dropped = await run([
+    "run",
+    "--rm",
+    "--cap-drop",
+    "ALL",
+    "--cap-add",
+    "chown",
+    "busybox",
+    "cat",
+    "/proc/self/status",
+  ]);
+  assert.equal(statusField(dropped.stdout, "CapEff"), "0000000000000001");
+  const unconfined = await run([
+    "run",
+    "--rm",
+    "--security-opt",
+    "seccomp=unconfined",
+    "busybox",
+    "cat",
+    "/proc/self/status",
+  ]);
+  assert.equal(statusField(unconfined.stdout, "Seccomp"), "0");
+});
+
+test("inside: seccomp refuses unshare, mount, keyctl and AF_VSOCK with EPERM and clone3 with ENOSYS", async () => {
+  const parse = (s: string) =>
+    Object.fromEntries(
+      s
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" "))
+        .map(([k, v]) => [k, Number(v)]),
+    );
+  const r = await run(["run", "--rm", "probe"]);
+  assert.equal(r.code, 0, r.stderr);
+  const got = parse(r.stdout);
+  assert.deepEqual(got, { unshare: 1, mount: 1, keyctl: 1, vsock: 1, clone3: 38, unix: 0 });
+  // Without the filter, clone3 reaches the kernel (which rejects its NULL argument otherwise than ENOSYS):
+  // the ENOSYS above was the profile's.
+  const u = parse((await run(["run", "--rm", "--security-opt", "seccomp=unconfined", "probe"])).stdout);
+  assert.notEqual(u.clone3, 38);
+  const sh = await run(["run", "--rm", "busybox", "unshare", "-m", "true"]);
+  assert.notEqual(sh.code, 0);
+  assert.match(sh.stderr + sh.stdout, /Operation not permitted/);
+});
+
+test("inside: masked paths read empty, /proc/sys and /sys are read-only, only stdio is open", async () => {
+  const r = await run([
+    "run",
+    "--rm",
+    "busybox",
+    "sh",
+    "-c",
+    "wc -c < /proc/timer_list; ls /proc/acpi 2>&1 | wc -l; echo x > /proc/sys/kernel/domainname || echo ro-proc; touch /sys/x || echo ro-sys; ls /proc/1/fd",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines[0]!.trim(), "0", "/proc/timer_list is masked");
+  assert.equal(lines[1]!.trim(), "0", "/proc/acpi is masked");
+  assert.ok(lines.includes("ro-proc"), r.stdout);
+  assert.ok(lines.includes("ro-sys"), r.stdout);
+  assert.match(r.stderr, /Read-only file system/);
+  // The container's first process holds stdio and nothing the runtime or osless had open.
+  assert.deepEqual(
+    lines
+      .slice(4)
+      .join(" ")
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((n) => n > 2),
+    [],
+  );
+});
+
+test("limits: the memory limit OOM-kills, the pids limit holds, both visible in the container's cgroup", async () => {
+  const oom = await run([
+    "run",
+    "--rm",
+    "--memory",
+    "32m",
+    "busybox",
+    "sh",
+    "-c",
+    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; head -c 200000000 /dev/zero | tail",
+  ]);
+  assert.equal(oom.stdout.split("\n")[0], String(32 * 2 ** 20));
+  assert.equal(oom.code, 137, `expected an OOM kill: ${oom.stderr}`);
+  const pids = await run([
+    "run",
+    "--rm",
+    "--pids-limit",
+    "8",
+    "busybox",
+    "sh",
+    "-c",
+    "cat /sys/fs/cgroup/pids/pids.max; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 2 & done 2>&1; wait",
+  ]);
+  assert.equal(pids.stdout.split("\n")[0], "8");
+  assert.match(pids.stdout + pids.stderr, /can't fork|Resource temporarily unavailable/);
+});
+
+test("--read-only root with --tmpfs, and -v bind mounts (read-only when asked)", async () => {
+  const dir = await tmpdir("run-vol-");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(join(dir, "host.txt"), "from the host\n");
+  const r = await run([
+    "run",
+    "--rm",
+    "--read-only",
+    "--tmpfs",
+    "/scratch",
+    "-v",
+    `${dir}:/data:ro`,
+    "busybox",
+    "sh",
+    "-c",
+    "cat /data/host.txt; touch /x 2>/dev/null || echo root-ro; touch /scratch/ok && echo tmpfs-rw; touch /data/y 2>/dev/null || echo data-ro",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "from the host\nroot-ro\ntmpfs-rw\ndata-ro\n");
+  const rw = await run([
+    "run",
+    "--rm",
+    "-v",
+    `${dir}:/data`,
+    "busybox",
+    "sh",
+    "-c",
+    "echo written > /data/out",
+  ]);
+  assert.equal(rw.code, 0, rw.stderr);
+  assert.equal(readFileSync(join(dir, "out"), "utf8"), "written\n");
+});
+
+test("detached: ps, exec, logs, stop, rm; two containers share the image's lower layers", async () => {
+  const script = 'echo started; trap "echo stopping; exit 0" TERM; while :; do sleep 0.1; done';
+  const a = await run(["run", "-d", "--name", "det-a", "busybox", "sh", "-c", script]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /^[0-9a-f]{64}\n$/);
+  const b = await run(["run", "-d", "--name", "det-b", "busybox", "sh", "-c", script]);
+  assert.equal(b.code, 0, b.stderr);
+  try {
+    const ps = await run(["ps"]);
+    assert.match(ps.stdout, /det-a/);
+    assert.match(ps.stdout, /Up /);
+    const ex = await run(["exec", "det-a", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$"]);
+    assert.equal(ex.code, 0, ex.stderr);
+    assert.match(ex.stdout, /^sh -c echo started/);
+    const exCode = await run(["exec", "det-a", "sh", "-c", "exit 7"]);
+    assert.equal(exCode.code, 7);
+    // Both containers' roots are overlays over the same snapshot directories, each with its own upper dir.
+    const ra = await inspectRecord("det-a");
+    const rb = await inspectRecord("det-b");
+    assert.ok(ra.rootfs.lower && ra.rootfs.lower.length > 0);
+    assert.deepEqual(ra.rootfs.lower, rb.rootfs.lower);
+    const mountsA = (await run(["exec", "det-a", "cat", "/proc/self/mountinfo"])).stdout.split("\n")[0]!;
+    const mountsB = (await run(["exec", "det-b", "cat", "/proc/self/mountinfo"])).stdout.split("\n")[0]!;
+    const lowerOf = (l: string) => /lowerdir=([^,]+)/.exec(l)?.[1];
+    const upperOf = (l: string) => /upperdir=([^,]+)/.exec(l)?.[1];
+    assert.equal(lowerOf(mountsA), ra.rootfs.lower!.join(":"));
+    assert.equal(lowerOf(mountsA), lowerOf(mountsB));
+    assert.notEqual(upperOf(mountsA), upperOf(mountsB));
+    const stop = await run(["stop", "-t", "5", "det-a"]);
+    assert.equal(stop.code, 0, stop.stderr);
+    const logs = await run(["logs", "det-a"]);
+    assert.equal(logs.stdout, "started\nstopping\n");
+    const psa = await run(["ps", "-a"]);
+    assert.match(psa.stdout, /Exited \(0\).*det-a/);
+    const rmRunning = await run(["rm", "det-b"]);
+    assert.notEqual(rmRunning.code, 0);
+    assert.match(rmRunning.stderr, /is running/);
+  } finally {
+    await run(["rm", "-f", "det-a", "det-b"]);
+  }
+  for (const id of [a.stdout.trim(), b.stdout.trim()])
+    assert.deepEqual(hostTraces(id), [], "left on the host");
+  const after = await run(["ps", "-a"]);
+  assert.doesNotMatch(after.stdout, /det-a|det-b/);
+});
+
+test("a container's writes never reach the image store or the shared snapshots", async () => {
+  const root = await store();
+  await run(["run", "--rm", "busybox", "true"]);
+  const blobs = await snapshot(join(root, "blobs"));
+  const snaps = await snapshot(join(root, "snapshots"));
+  const w = await run([
+    "run",
+    "--rm",
+    "busybox",
+    "sh",
+    "-c",
+    "echo changed > /etc/passwd; rm /bin/ls; mkdir /new",
+  ]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.deepEqual(await snapshot(join(root, "blobs")), blobs);
+  assert.deepEqual(await snapshot(join(root, "snapshots")), snaps);
+  const again = await run(["run", "--rm", "busybox", "sh", "-c", "head -1 /etc/passwd; ls /bin/ls"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout, "root:x:0:0:root:/root:/bin/sh\n/bin/ls\n");
+  const fsck = await run(["fsck"]);
+  assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+});
+
+test("-it: a real terminal through the runtime, exit status passed through", async () => {
+  const root = await store();
+  const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+  const s = await startTmux(
+    [process.execPath, "--import", import.meta.resolve("tsx"), MAIN, "run", "--rm", "-it", "busybox", "sh"],
+    { width: 100, height: 20, env: { OSLESS_ROOT: root } },
+  );
+  await s.waitFor(/# $/m);
+  await s.type("tty; echo $((6*7))\n");
+  const screen = await s.waitFor(/^42$/m);
+  assert.match(screen, /^\/dev\/pts\/0$/m);
+  await s.type("exit 5\n");
+  assert.equal(await s.waitForExit(), 5);
+});
+
+test("--runtime crun runs the same container on this cgroup v1 hybrid host", async () => {
+  needTool("crun", "crun");
+  const r = await run([
+    "run",
+    "--rm",
+    "--runtime",
+    "crun",
+    "busybox",
+    "sh",
+    "-c",
+    "echo via crun; grep Seccomp: /proc/self/status",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "via crun\nSeccomp:\t2\n");
+});
+
+test("--rootfs copy: a full copy instead of the overlay runs the same", async () => {
+  const r = await run(["run", "--rm", "--rootfs", "copy", "hello"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "Hello from a static binary\n");
+});
+
+test("--name conflicts are refused; --rm of a failing command removes it too", async () => {
+  const a = await run(["run", "--name", "same", "busybox", "true"]);
+  assert.equal(a.code, 0, a.stderr);
+  try {
+    const b = await run(["run", "--name", "same", "busybox", "true"]);
+    assert.equal(b.code, 125);
+    assert.match(b.stderr, /already in use/);
+  } finally {
+    await run(["rm", "same"]);
+  }
+  const root = await store();
+  const before = containerIds(root);
+  const f = await run(["run", "--rm", "busybox", "false"]);
+  assert.equal(f.code, 1);
+  assert.deepEqual(containerIds(root), before);
+});
+
+/** Run a command that must fail, and check that it failed with `code` and `message`, leaving nothing behind. */
+async function refused(args: string[], code: number, message: RegExp): Promise<void> {
+  const root = await store();
+  const before = containerIds(root);
+  const blobs = await snapshot(join(root, "blobs"));
+  const r = await run(args);
+  assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+  assert.match(r.stderr, message);
+  assert.match(r.stderr, /hint:|Error:/);
+  assert.deepEqual(containerIds(root), before, "a container was left behind");
+  assert.deepEqual(await snapshot(join(root, "blobs")), blobs);
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    assert.ok(!line.includes(root), `a mount was left: ${line}`);
+  }
+}
+
+test("bad input: a clear error, docker run's exit status, nothing left behind", async () => {
+  await refused(["run", "--pull", "never", "nosuch"], 125, /no such image/);
+  await refused(["run", "hello", "bash"], 127, /bash.*it has no OS inside/);
+  await refused(["run", "notexec"], 126, /\/app/);
+  await refused(["run", "-u", "nosuchuser", "busybox", "true"], 125, /nosuchuser/);
+  await refused(["run", "-v", "relative:/x", "busybox", "true"], 125, /relative:\/x/);
+  await refused(["run", "-w", "/proc/self/fd/7", "busybox", "true"], 125, /CVE-2024-21626/);
+  // Only the runtime can find this one wrong: a file mounted over a directory.
+  await refused(["run", "-v", "/etc/hostname:/bin", "busybox", "true"], 125, /runc/);
+  await refused(["run", "--memory", "lots", "busybox", "true"], 125, /--memory/);
+  await refused(["run", "--runtime", "kata", "busybox", "true"], 125, /unknown runtime/);
+});
