@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { release } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { staticProgram } from "../../test/fixtures/programs.ts";
 import { seccompFixture } from "../../test/fixtures/seccomp.ts";
+import { needTool, run, tmpdir } from "../../test/fixtures/tools.ts";
 import { isOslessError } from "../errors.ts";
 import {
   DEFAULT_PROFILE,
@@ -726,5 +731,153 @@ describe("against Debian's packaged Docker 20.10 and podman profiles", () => {
     const ours = defaultSeccomp(ctx());
     const differ = names.filter((n) => verdict(ours, n) === "allow").sort();
     assert.deepEqual(differ, dockerAllows);
+  });
+});
+
+// Probes the calls the profile decides on and prints `name=ok` or `name=<errno>`. It refuses to run unless it is
+// PID 1 of a new PID namespace: it mounts a tmpfs, which on the host would hide a directory of the host.
+const PROBE_C = `#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void report(const char *name, long rc) {
+  if (rc < 0) printf("%s=%d\\n", name, errno);
+  else printf("%s=ok\\n", name);
+}
+
+int main(void) {
+  if (getpid() != 1) {
+    fputs("seccomp-probe: not PID 1 of a container, refusing to run\\n", stderr);
+    return 2;
+  }
+  char line[256];
+  FILE *f = fopen("/proc/self/status", "r");
+  while (f && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "Seccomp:", 8) == 0) printf("seccomp=%s", line + 8 + strspn(line + 8, " \\t"));
+  }
+  report("keyctl", syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session keyring */, 0));
+  report("socket_vsock", socket(40, SOCK_STREAM, 0));
+  report("socket_alg", socket(38, SOCK_SEQPACKET, 0));
+  report("socket_inet", socket(AF_INET, SOCK_STREAM, 0));
+  report("clone3", syscall(SYS_clone3, NULL, 0));
+  report("personality_query", personality(0xffffffff));
+  report("personality_addr_no_randomize", personality(ADDR_NO_RANDOMIZE));
+  report("unshare_uts", unshare(CLONE_NEWUTS));
+  mkdir("/scratch", 0755);
+  report("mount_tmpfs", mount("none", "/scratch", "tmpfs", 0, ""));
+  report("getpid", syscall(SYS_getpid));
+  fflush(stdout);
+  return 0;
+}
+`;
+
+/** Runs the probe as a runc container with these capabilities and seccomp block (none: unconfined). */
+async function probe(caps: string[], seccomp: LinuxSeccomp | undefined): Promise<Record<string, string>> {
+  assert.equal(process.getuid?.(), 0, "runc containers need root: run the tests as root");
+  const runc = needTool("runc", "runc");
+  const bin = await staticProgram("seccomp-probe", PROBE_C);
+  const bundle = await tmpdir("seccomp-bundle");
+  await mkdir(join(bundle, "rootfs"));
+  await copyFile(bin, join(bundle, "rootfs/probe"));
+  const config = {
+    ociVersion: "1.0.2",
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: ["/probe"],
+      env: ["PATH=/"],
+      cwd: "/",
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+    },
+    root: { path: "rootfs" },
+    hostname: "probe",
+    mounts: [
+      { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "mode=755", "size=65536k"] },
+    ],
+    linux: {
+      namespaces: ["pid", "ipc", "uts", "mount", "network"].map((type) => ({ type })),
+      ...(seccomp ? { seccomp } : {}),
+    },
+  };
+  await writeFile(join(bundle, "config.json"), JSON.stringify(config));
+  const id = `osless-seccomp-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    const { stdout } = await run(runc, ["run", "--bundle", bundle, id]);
+    return Object.fromEntries(
+      stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split("=") as [string, string]),
+    );
+  } finally {
+    await run(runc, ["delete", "--force", id], { allowFail: true });
+  }
+}
+
+describe("in a runc container (the kernel applies the filter)", () => {
+  const host = (caps: string[]): SeccompContext => ({ arch: process.arch, caps, kernel: release() });
+  const EPERM = "1";
+  const ENOSYS = "38";
+
+  test("Docker's capabilities: keyctl, AF_VSOCK, AF_ALG, unshare, mount get EPERM, clone3 ENOSYS", async () => {
+    const r = await probe(DEFAULT_CAPS, defaultSeccomp(host(DEFAULT_CAPS)));
+    assert.equal(r.seccomp, "2", JSON.stringify(r));
+    assert.equal(r.keyctl, EPERM);
+    assert.equal(r.socket_vsock, EPERM);
+    assert.equal(r.socket_alg, EPERM);
+    assert.equal(r.socket_inet, "ok");
+    assert.equal(r.clone3, ENOSYS);
+    assert.equal(r.personality_query, "ok");
+    assert.equal(r.personality_addr_no_randomize, EPERM);
+    assert.equal(r.unshare_uts, EPERM);
+    assert.equal(r.mount_tmpfs, EPERM);
+    assert.equal(r.getpid, "ok");
+  });
+
+  test("control: without the filter those calls get past seccomp (other errors, or success)", async () => {
+    const r = await probe(DEFAULT_CAPS, undefined);
+    assert.equal(r.seccomp, "0", JSON.stringify(r));
+    assert.notEqual(r.keyctl, EPERM);
+    assert.notEqual(r.socket_vsock, EPERM);
+    assert.notEqual(r.socket_alg, EPERM);
+    assert.notEqual(r.clone3, ENOSYS, "clone3(NULL, 0) reaches the kernel: EINVAL");
+    assert.equal(r.personality_addr_no_randomize, "ok");
+  });
+
+  test("with CAP_SYS_ADMIN the filter lets unshare, mount and clone3 through", async () => {
+    const caps = [...DEFAULT_CAPS, "CAP_SYS_ADMIN"];
+    const r = await probe(caps, defaultSeccomp(host(caps)));
+    assert.equal(r.seccomp, "2", JSON.stringify(r));
+    assert.equal(r.unshare_uts, "ok");
+    assert.equal(r.mount_tmpfs, "ok");
+    assert.notEqual(r.clone3, ENOSYS);
+    assert.notEqual(r.clone3, EPERM);
+    assert.equal(r.keyctl, EPERM, "keyrings stay closed");
+  });
+
+  test("Docker 20.10's packaged profile, converted by osless, is accepted by runc", async () => {
+    const f = await seccompFixture();
+    const r = await probe(
+      DEFAULT_CAPS,
+      toOciSeccomp(parseSeccompProfile(f.docker.text, f.docker.path), host(DEFAULT_CAPS)),
+    );
+    assert.equal(r.seccomp, "2", JSON.stringify(r));
+    assert.equal(r.keyctl, EPERM);
+    assert.equal(r.clone3, ENOSYS);
+    assert.equal(r.socket_inet, "ok");
+    assert.notEqual(
+      r.socket_vsock,
+      EPERM,
+      "20.10 has no socket rule: refusing AF_VSOCK is osless's (and moby's) addition",
+    );
   });
 });
