@@ -26,29 +26,19 @@ function divePath(path: string): string {
   return path.includes(WH) ? path.split(WH).join("") : path;
 }
 
-/**
- * dive's tree of one layer as its leaves: every entry at its cleaned path with its header size (a later entry
- * for the same path wins); paths with a component starting ".wh..wh." dropped (dive never applies opaque
- * markers). A leaf is a path nothing else in the layer is below; dive walks them depth first, children in byte
- * order. Returned in that order.
- */
-function layerLeaves(
-  entries: RawEntry[],
-): { path: string; size: number; isDir: boolean; whiteout: boolean }[] {
-  const byPath = new Map<string, { size: number; isDir: boolean }>();
-  for (const e of entries) {
-    if (e.path === "." || e.path.split("/").some((p) => p.startsWith(OPAQUE))) continue;
-    byPath.set(e.path, { size: e.size, isDir: e.type === "directory" });
-  }
-  const paths = [...byPath.keys()].sort(treeOrder);
-  const out: { path: string; size: number; isDir: boolean; whiteout: boolean }[] = [];
-  for (const [i, p] of paths.entries()) {
-    const next = paths[i + 1];
-    if (next?.startsWith(`${p}/`)) continue;
-    const info = byPath.get(p)!;
-    out.push({ path: p, ...info, whiteout: p.slice(p.lastIndexOf("/") + 1).startsWith(WH) });
-  }
-  return out;
+/** Whether dive drops the entry: the root, and paths with a component starting ".wh..wh." (dive never applies opaque markers). */
+function diveSkips(path: string): boolean {
+  return path === "." || path.startsWith(OPAQUE) || path.includes(`/${OPAQUE}`);
+}
+
+/** Whether `p` is strictly below `dir` (no string made). */
+function isBelow(p: string, dir: string): boolean {
+  return p.length > dir.length && p.charCodeAt(dir.length) === 0x2f && p.startsWith(dir);
+}
+
+/** Whether the last component of `path` is a whiteout (".wh." prefix). */
+function isWhiteout(path: string): boolean {
+  return path.startsWith(WH, path.lastIndexOf("/") + 1);
 }
 
 /** Growable columns of numbers, one row per path of the image (typed arrays: no object per path). */
@@ -165,50 +155,66 @@ export class DiveAccumulator {
     if (parent !== undefined && c.present[parent] === 1) c.kids[parent]!--;
   }
 
+  /**
+   * One layer's entries. dive's tree of the layer is every entry at its cleaned path (a later entry for the same
+   * path wins; paths diveSkips drops left out) and their parents; its leaves (paths nothing else is below) are
+   * walked depth first, children in byte order, for the per-path figures, then every node is stacked children
+   * first. Both orders come from one sorted list of the layer's paths, with entry indexes, not objects, per path.
+   */
   add(entries: RawEntry[], size: number): void {
     this.#sizes.push(size);
     const c = this.#c;
-    for (const leaf of layerLeaves(entries)) {
-      const p = divePath(leaf.path);
+    // Path -> index of its last entry, or -1 for a parent no entry names (empty info, not a directory, as dive).
+    const layer = new Map<string, number>();
+    for (let j = 0; j < entries.length; j++) {
+      const path = entries[j]!.path;
+      if (!diveSkips(path)) layer.set(path, j);
+    }
+    for (const path of layer.keys()) {
+      for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+        const parent = path.slice(0, i);
+        if (layer.has(parent)) break;
+        layer.set(parent, -1);
+      }
+    }
+    const order = [...layer.keys()].sort(treeOrder);
+    // The leaves, in tree order: an entry's path that the next path is not below (every path below another is
+    // right after it, and a parent with no entry has an entry below it).
+    for (let k = 0; k < order.length; k++) {
+      const path = order[k]!;
+      const j = layer.get(path)!;
+      if (j < 0 || (k + 1 < order.length && isBelow(order[k + 1]!, path))) continue;
+      const p = divePath(path);
       let bytes: number;
-      if (leaf.whiteout) {
+      if (isWhiteout(path)) {
         const prev = this.#index.get(p);
         if (prev === undefined || c.present[prev] !== 1) break; // dive's walk stops at the error: the rest of the layer is not counted
         bytes = c.stSize[prev]!;
         if (c.isDir[prev] === 1) for (const k of this.#below(p)) bytes += c.stSize[k]!;
         else bytes = 0;
-      } else bytes = leaf.size;
+      } else bytes = entries[j]!.size;
       const e = this.#row(p);
       c.cumulative[e]! += bytes;
       c.min[e] = c.min[e] === -1 ? bytes : Math.min(c.min[e]!, bytes);
       c.count[e]!++;
       if (c.count[e] === 2) this.#inefficient.push(e);
     }
-    // dive's Stack: every node of the layer's tree, children before their parent: a whiteout removes its
-    // target, any other node is added or overwritten with its info; the layer's implicit parents are nodes
-    // too, with empty info, so they overwrite a directory below with "not a directory" (as dive does).
-    const nodes = new Map<string, { size: number; isDir: boolean }>();
-    for (const e of entries) {
-      if (e.path === "." || e.path.split("/").some((x) => x.startsWith(OPAQUE))) continue;
-      nodes.set(e.path, { size: e.size, isDir: e.type === "directory" });
-    }
-    for (const path of [...nodes.keys()]) {
-      for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
-        const parent = path.slice(0, i);
-        if (nodes.has(parent)) break;
-        nodes.set(parent, { size: 0, isDir: false });
-      }
-    }
-    const postOrder = (a: string, b: string) => {
-      if (b.startsWith(`${a}/`)) return 1;
-      if (a.startsWith(`${b}/`)) return -1;
-      return treeOrder(a, b);
+    // dive's Stack: every node of the layer's tree, children before their parent (post order, from the tree
+    // order with a stack of the open directories): a whiteout removes its target, any other node is added or
+    // overwritten with its info; the layer's implicit parents are nodes too, with empty info, so they overwrite
+    // a directory below with "not a directory" (as dive does).
+    const open: string[] = [];
+    const stack = (path: string) => {
+      const j = layer.get(path)!;
+      if (isWhiteout(path)) this.#stackRemove(divePath(path));
+      else if (j < 0) this.#stackAdd(path, 0, false);
+      else this.#stackAdd(path, entries[j]!.size, entries[j]!.type === "directory");
     };
-    for (const path of [...nodes.keys()].sort(postOrder)) {
-      const info = nodes.get(path)!;
-      if (path.slice(path.lastIndexOf("/") + 1).startsWith(WH)) this.#stackRemove(divePath(path));
-      else this.#stackAdd(path, info.size, info.isDir);
+    for (const path of order) {
+      while (open.length > 0 && !isBelow(path, open[open.length - 1]!)) stack(open.pop()!);
+      open.push(path);
     }
+    while (open.length > 0) stack(open.pop()!);
   }
 
   result(): DiveMetrics {

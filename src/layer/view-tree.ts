@@ -195,7 +195,10 @@ export interface EntryMeta {
   xattrs: Map<string, Buffer> | undefined;
 }
 
-/** State of a path at the start of the layer that touched it, recorded on first touch. */
+/**
+ * State of a path at the start of the layer that touched it, recorded on first touch. A path that did not exist
+ * then is recorded as a plain number, the bytes stored for it (no object for what most entries of a layer are).
+ */
 interface Touch {
   /** A snapshot: a merged directory is the same node, changed. */
   before: ChangeBefore | undefined;
@@ -299,7 +302,7 @@ export class Tree {
   #ino = 1;
   /** Layer being applied and the paths it touched. */
   #layer = -1;
-  #touched = new Map<string, Touch>();
+  #touched = new Map<string, Touch | number>();
   readonly #afterStates: boolean;
 
   /** `afterStates`: changes record the state each layer left a node in (LayerChange.after). */
@@ -320,45 +323,53 @@ export class Tree {
     const out: LayerChange[] = [];
     for (const [path, t] of this.#touched) {
       const after = this.nodes.get(path);
-      const b = t.before;
+      const fresh = typeof t === "number";
+      const b = fresh ? undefined : t.before;
       if (b === undefined && after === undefined) continue; // created and removed again within the layer
       const kind: ChangeKind = b === undefined ? "added" : after === undefined ? "removed" : "modified";
       const type = (after ?? b)!.type;
-      const c: LayerChange = { path, kind, type, size: t.bytes };
-      if (b !== undefined) c.before = b;
+      const size = fresh ? t : t.bytes;
+      // Each record is made with all its fields at once: a field added later would move them all to a second
+      // object (a record per path of the image).
+      let c: LayerChange;
       if (this.#afterStates && after !== undefined) {
         // The node itself stands for the state this layer left until a later layer touches the path: then
         // #touch puts its snapshot (that layer's `before`, the same object) here instead. No copy per node.
-        c.after = after;
+        c =
+          b === undefined ? { path, kind, type, size, after } : { path, kind, type, size, before: b, after };
         after.lastChange = c;
-      }
+      } else c = b === undefined ? { path, kind, type, size } : { path, kind, type, size, before: b };
       out.push(c);
     }
     this.#touched = new Map();
     return out.sort((x, y) => compareNames(x.path, y.path));
   }
 
-  #touch(path: string, current: TreeNode | undefined): Touch {
-    let t = this.#touched.get(path);
-    if (t === undefined) {
-      let before: ChangeBefore | undefined;
-      if (current !== undefined) {
-        before = snapshot(current);
-        if (current.lastChange !== undefined) {
-          current.lastChange.after = before;
-          current.lastChange = undefined;
-        }
-      }
-      t = { before, addedIn: current?.addedIn ?? -1, bytes: 0 };
-      this.#touched.set(path, t);
+  #touch(path: string, current: TreeNode | undefined): void {
+    if (this.#touched.has(path)) return;
+    if (current === undefined) {
+      this.#touched.set(path, 0);
+      return;
     }
-    return t;
+    const before = snapshot(current);
+    if (current.lastChange !== undefined) {
+      current.lastChange.after = before;
+      current.lastChange = undefined;
+    }
+    this.#touched.set(path, { before, addedIn: current.addedIn, bytes: 0 });
+  }
+
+  /** Count `bytes` stored by this layer for `path` (touched already). */
+  #stored(path: string, bytes: number): void {
+    const t = this.#touched.get(path)!;
+    if (typeof t === "number") this.#touched.set(path, t + bytes);
+    else t.bytes += bytes;
   }
 
   /** addedIn for a node created now at `path` (touched already): kept when the path existed before the layer. */
   #addedIn(path: string): number {
     const t = this.#touched.get(path);
-    return t?.before === undefined ? this.#layer : t.addedIn;
+    return t === undefined || typeof t === "number" ? this.#layer : t.addedIn;
   }
 
   /**
@@ -513,8 +524,8 @@ export class Tree {
       throw linkError(clean, meta.linkpath, "is itself", "EEXIST");
     const parent = this.#mkdirAll(dir);
     const existing = parent.children!.get(name);
-    const touch = this.#touch(path, existing);
-    if (meta.type === "file") touch.bytes += meta.size;
+    this.#touch(path, existing);
+    if (meta.type === "file" && meta.size > 0) this.#stored(path, meta.size);
     if (existing !== undefined && existing.type === "directory" && meta.type === "directory") {
       // R6: directory over directory keeps the children and takes the entry's metadata.
       mergeMeta(existing, meta);
