@@ -163,7 +163,7 @@ export async function prepareSnapshots(
         results[i] = await snapshotOf(root, layers[i]!, ids[i]!, { ...opts, signal: stop.signal });
       } catch (e) {
         if (failure === undefined) failure = { error: e };
-        stop.abort(e);
+        stop.abort();
       }
     }
   };
@@ -695,7 +695,7 @@ interface UnionResolved {
  * Paths resolve with chroot semantics: every symlink is followed inside the root (absolute targets restart at
  * its top, `..` stops there), at most 40 expansions (then E_LAYER_INVALID, ELOOP, as the kernel); `..` goes to
  * the parent of the resolved directory; a non-directory or missing parent means the path does not exist
- * (ENOTDIR/ENOENT), `file/..` included.
+ * (ENOTDIR/ENOENT), `file/..` and `file/` included (a trailing slash follows a final symlink, as the kernel).
  */
 export class UnionRoot implements RootReader {
   /** Layer dirs top first: the upper dir (if any), then the lower dirs. */
@@ -747,10 +747,12 @@ export class UnionRoot implements RootReader {
         continue;
       }
       const last = onlyDots(todo);
+      // "name/" (or "name/."): the name must be a directory, a symlink to one is followed (as the kernel does).
+      const mustBeDir = !last || todo.length > 0;
       const dir = entries.at(-1)!;
       const e = this.lookup(dir, parts, c);
       if (e === undefined) return { parts: [...parts, c], entry: undefined };
-      if (e.st.isSymbolicLink() && (!last || followFinal)) {
+      if (e.st.isSymbolicLink() && (mustBeDir || followFinal)) {
         if (++hops > MAX_SYMLINK_HOPS) throw loopError(path);
         let target: string;
         try {
@@ -768,7 +770,7 @@ export class UnionRoot implements RootReader {
       }
       parts.push(c);
       entries.push(e);
-      if (!last && !e.st.isDirectory()) return { parts, entry: undefined };
+      if (mustBeDir && !e.st.isDirectory()) return { parts, entry: undefined };
     }
     return { parts, entry: entries.at(-1) };
   }
