@@ -42,6 +42,13 @@ test("resolve: symlinks expanded inside the root, .. never above it", () => {
   assert.equal(root.resolve("/etc/nope"), undefined);
 });
 
+test("readlink: a symlink's target as stored, parents resolved in-root", () => {
+  assert.equal(root.readlink("/bin"), "usr/bin");
+  assert.equal(root.readlink("/bin/abs"), "/usr/bin/tool");
+  assert.equal(root.readlink("/etc"), undefined);
+  assert.equal(root.readlink("/nope"), undefined);
+});
+
 test("readFile: regular files only, through symlinks, with a size cap", () => {
   assert.equal(root.readFile("/bin/abs")?.toString(), "#!/bin/sh\n");
   assert.equal(root.readFile("/etc"), undefined);

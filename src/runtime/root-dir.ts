@@ -2,7 +2,7 @@
  * A container root that is a plain directory on the host (the copy fallback, or any unpacked tree), read with
  * chroot semantics through `resolveInRoot`: `..` never leaves it and symlinks are expanded inside it.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, type Stats } from "node:fs";
 import { fsError, resolveInRoot } from "../_internal/rootpath.ts";
 import { OslessError } from "../errors.ts";
 import type { RootReader, RootStat } from "./types.ts";
@@ -72,6 +72,17 @@ export class DirRoot implements RootReader {
       throw fsError(e, r.host, "read");
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /** The target of the symlink at `path` (its parents resolved in-root), undefined when it is not a symlink. */
+  readlink(path: string): string | undefined {
+    const r = resolveInRoot(this.dir, path);
+    if (r.stat === undefined || !r.stat.isSymbolicLink()) return undefined;
+    try {
+      return readlinkSync(r.host);
+    } catch (e) {
+      throw fsError(e, r.host, "readlink");
     }
   }
 

@@ -258,19 +258,59 @@ export function resolveArgs(config: ImageConfig, opts: Pick<RunOptions, "entrypo
   return args;
 }
 
+/** A RootReader that can also read a symlink's target (DirRoot can; the RootReader contract does not require it). */
+interface LinkReader extends RootReader {
+  readlink(path: string): string | undefined;
+}
+
+function canReadlink(r: RootReader): r is LinkReader {
+  return typeof (r as Partial<LinkReader>).readlink === "function";
+}
+
 /**
- * The path with every symlink resolved in-root, also when its last components do not exist (what runc's
- * in-root resolution reaches when it creates a missing cwd). Undefined only when nothing resolves (cannot happen
- * for "/").
+ * The path with every symlink resolved in-root, also when its last components do not exist (where runc's in-root
+ * resolution lands when it creates a missing cwd): a symlink whose target is missing still leads somewhere.
+ * `dangling` names a symlink that could not be followed (only with a reader that cannot read link targets).
  */
-export function resolveLoose(reader: RootReader, path: string): string {
+export function resolveLoose(reader: RootReader, path: string): { path: string; dangling?: string } {
+  if (canReadlink(reader)) {
+    const todo = path.split("/").reverse();
+    const parts: string[] = [];
+    // -1, or the number of leading parts that exist: nothing below them exists (filepath-securejoin then goes on
+    // lexically, and a ".." back above them makes the walk look at the filesystem again).
+    let existing = -1;
+    let hops = 0;
+    while (todo.length > 0) {
+      const c = todo.pop()!;
+      if (c === "" || c === ".") continue;
+      if (c === "..") {
+        parts.pop();
+        if (existing >= 0 && parts.length <= existing) existing = -1;
+        continue;
+      }
+      parts.push(c);
+      if (existing >= 0) continue;
+      const here = `/${parts.join("/")}`;
+      const st = reader.stat(here);
+      if (st === undefined || (st.type !== "dir" && st.type !== "symlink")) existing = parts.length - 1;
+      else if (st.type === "symlink") {
+        if (++hops > 40) return { path: here, dangling: here };
+        const target = reader.readlink(here) ?? "";
+        parts.pop();
+        if (target.startsWith("/")) parts.length = 0;
+        todo.push(...target.split("/").reverse());
+      }
+    }
+    return { path: `/${parts.join("/")}` };
+  }
   const parts = path.split("/").filter((p) => p !== "");
   for (let n = parts.length; n >= 0; n--) {
     const prefix = `/${parts.slice(0, n).join("/")}`;
     const r = reader.resolve(prefix);
-    if (r !== undefined) return posix.join(r, ...parts.slice(n));
+    if (r !== undefined) return { path: posix.join(r, ...parts.slice(n)) };
+    if (reader.stat(prefix)?.type === "symlink") return { path, dangling: prefix };
   }
-  return path;
+  return { path };
 }
 
 function underProc(p: string): boolean {
@@ -307,7 +347,18 @@ export function resolveWorkdir(
       },
     );
   if (underProc(cwd)) throw procError();
-  const resolved = resolveLoose(reader, cwd);
+  const loose = resolveLoose(reader, cwd);
+  if (loose.dangling !== undefined) {
+    throw new OslessError(
+      "E_USAGE",
+      `the working directory ${cwd} (${where}) goes through ${loose.dangling}, a symlink whose target is missing: refused, its target cannot be checked against /proc (CVE-2024-21626)`,
+      {
+        hint: "use a working directory that exists in the image, or one that does not go through a dangling symlink",
+        details: { workdir: raw, symlink: loose.dangling },
+      },
+    );
+  }
+  const resolved = loose.path;
   if (underProc(resolved)) throw procError(resolved);
   const st = reader.stat(resolved);
   if (st !== undefined && st.type !== "dir") {
