@@ -392,6 +392,8 @@ class Applier {
   //   x's children stay hidden. Same when x is only an ancestor of this layer's entries (`.wh.x` with `x/y`):
   //   x then holds exactly this layer's entries below it, as in "apply" mode.
   // That last step is done at the end of the layer (`opaqueIfDir`), whatever order the entries came in.
+  // - an opaque marker at the layer's root marks the root directory too, but overlayfs ignores the xattr on a
+  //   lower dir's root: whoever stacks the layers must leave out the ones below (src/runtime/rootfs.ts reads it).
   // - a parent of x is a non-directory here (the layer's own file, or a whiteout device): nothing to do, it hides
   //   everything below it already; a missing parent is made (0755 root, like a missing parent of an entry), so
   //   that the device can sit where overlayfs looks for it.
