@@ -35,6 +35,8 @@ const program = new Command()
       "store directory, an OCI image layout (default: /var/lib/osless for root, else ~/.local/share/osless)",
     ).env("OSLESS_ROOT"),
   )
+  // `run IMAGE CMD --flag` passes --flag to CMD, as docker does: global options go before the command.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .configureOutput({ outputError: (s, write) => write(s) })
   .exitOverride((err) => {

@@ -74,12 +74,21 @@ export async function createContainer(
   const layers = imageLayers(store, image);
   const containers = new Containers(store.root);
   const cfg = image.config.config;
-  const useOverlay = opts.rootfs !== "copy" && overlaySupported(store.root);
-  if (opts.rootfs === "overlay" && !useOverlay) {
-    throw new OslessError("E_RUNTIME", `overlayfs cannot be used for containers under ${store.root}`, {
-      hint: "use --rootfs copy, or a store on a filesystem overlayfs accepts as upper dir (ext4, xfs, tmpfs)",
-    });
+  // An image without layers has nothing to stack: an empty copy does. crun (1.8) cannot mount an overlay as the
+  // root itself (runc can: the mount then lives in the container's namespace only), so crun gets a copy.
+  const overlayOk = layers.length > 0 && rt.name === "runc" && overlaySupported(store.root);
+  if (opts.rootfs === "overlay" && !overlayOk) {
+    throw new OslessError(
+      "E_RUNTIME",
+      rt.name !== "runc"
+        ? `${rt.name} cannot mount the overlay root osless uses; only runc can`
+        : `overlayfs cannot be used for containers under ${store.root}`,
+      {
+        hint: "use --rootfs copy, or runc with a store on a filesystem overlayfs accepts as upper dir (ext4, xfs, tmpfs)",
+      },
+    );
   }
+  const useOverlay = opts.rootfs !== "copy" && overlayOk;
   const snapshots = useOverlay
     ? await prepareSnapshots(join(store.root, "snapshots"), layers, { signal: opts.signal })
     : [];
@@ -255,7 +264,7 @@ function runtimeFailure(record: ContainerRecord, errors: string[]): OslessError 
     );
   }
   return new OslessError("E_RUNTIME", `${record.runtime} could not start container ${record.name}: ${msg}`, {
-    hint: "the runtime's message says why; `osless inspect` shows the container's settings",
+    hint: "the runtime's message says why; fix the flags or the image and run again",
     details: { runtime: msg },
   });
 }
@@ -267,11 +276,14 @@ async function finish(
   record: ContainerRecord,
   exitCode: number | undefined,
   error?: string,
+  /** Keep a container that failed to start (the detached start reads its error, then removes it). */
+  keepFailed = false,
 ): Promise<void> {
   const containers = new Containers(store.root);
   // `runtime run` deletes its container when the process exits; after a failure some state may remain.
   if (error !== undefined || exitCode === undefined) await runtimeCall(rt, "delete", ["--force", record.id]);
-  if (record.autoRemove) {
+  // A container whose process never ran is not kept: the error said why, and nothing is left behind.
+  if (record.autoRemove || (error !== undefined && !keepFailed)) {
     await containers.remove(record.id);
     return;
   }
@@ -336,8 +348,10 @@ export async function startDetached(
     if (r.state.status === "running" && r.state.pid) return r;
     if (r.state.status === "exited") {
       if (r.state.error) {
+        // Its process never ran: nothing of it is kept (the monitor has cleared the runtime's side).
+        await containers.remove(id);
         throw new OslessError("E_RUNTIME", r.state.error, {
-          hint: "`osless logs` and `osless inspect` show more; remove the container with osless rm",
+          hint: "the runtime's message says why; fix the flags or the image and run again",
         });
       }
       return r;
@@ -418,7 +432,7 @@ export async function monitorContainer(store: Store, id: string): Promise<number
   }
   await watch.catch(() => {});
   await new Promise<void>((res) => out.end(res));
-  await finish(store, rt, record, status, error);
+  await finish(store, rt, record, status, error, true);
   return status ?? 125;
 }
 

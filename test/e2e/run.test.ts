@@ -53,12 +53,15 @@ function store(): Promise<string> {
       cmd: ["/probe"],
       env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
     };
+    // The article's Dockerfile: FROM scratch, COPY hello /, CMD ["/hello"].
+    const helloCmd: ImageSpec = { layers: IMAGES.hello.layers, cmd: ["/hello"] };
     const notExec: ImageSpec = {
       layers: [{ files: { app: { data: "#!/bin/sh\necho hi\n", mode: 0o644 } } }],
       entrypoint: ["/app"],
     };
     for (const [spec, name] of [
       [IMAGES.hello, "hello"],
+      [helloCmd, "hello-cmd"],
       [IMAGES.busybox, "busybox"],
       [IMAGES.debian, "debian"],
       [probeSpec, "probe"],
@@ -116,10 +119,21 @@ test("run --rm hello: the static program prints its line, exits 0, and nothing i
   assert.deepEqual(containerIds(root), before);
 });
 
-test("exit statuses pass through: exit 3, and 128 + the signal that ended it", async () => {
+test("exit statuses pass through: exit 3, and 128 + the signal that ended it (osless kill)", async () => {
   const three = await run(["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
   assert.equal(three.code, 3, three.stderr);
-  const killed = await run(["run", "--rm", "busybox", "sh", "-c", "kill -KILL $$"]);
+  // A container's first process ignores signals it has no handler for, unless they come from outside: SIGKILL does.
+  const running = run(["run", "--rm", "--name", "to-kill", "busybox", "sleep", "60"]);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ps = await run(["ps"]);
+    if (/to-kill/.test(ps.stdout)) break;
+    assert.ok(Date.now() < deadline, "the container did not show up in ps");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const k = await run(["kill", "to-kill"]);
+  assert.equal(k.code, 0, k.stderr);
+  const killed = await running;
   assert.equal(killed.code, 137, killed.stderr);
 });
 
@@ -269,7 +283,7 @@ test("inside: masked paths read empty, /proc/sys and /sys are read-only, only st
     "busybox",
     "sh",
     "-c",
-    "wc -c < /proc/timer_list; ls /proc/acpi 2>&1 | wc -l; echo x > /proc/sys/kernel/domainname || echo ro-proc; touch /sys/x || echo ro-sys; ls /proc/1/fd",
+    "wc -c < /proc/timer_list; ls /proc/acpi 2>&1 | wc -l; echo x > /proc/sys/kernel/domainname || echo ro-proc; touch /sys/x || echo ro-sys; ls /proc/1/fd; echo end",
   ]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
@@ -427,7 +441,7 @@ test("-it: a real terminal through the runtime, exit status passed through", asy
     [process.execPath, "--import", import.meta.resolve("tsx"), MAIN, "run", "--rm", "-it", "busybox", "sh"],
     { width: 100, height: 20, env: { OSLESS_ROOT: root } },
   );
-  await s.waitFor(/# $/m);
+  await s.waitFor(/^\/ #$/m);
   await s.type("tty; echo $((6*7))\n");
   const screen = await s.waitFor(/^42$/m);
   assert.match(screen, /^\/dev\/pts\/0$/m);
@@ -492,7 +506,8 @@ async function refused(args: string[], code: number, message: RegExp): Promise<v
 
 test("bad input: a clear error, docker run's exit status, nothing left behind", async () => {
   await refused(["run", "--pull", "never", "nosuch"], 125, /no such image/);
-  await refused(["run", "hello", "bash"], 127, /bash.*it has no OS inside/);
+  await refused(["run", "hello-cmd", "bash"], 127, /bash.*it has no OS inside/);
+  await refused(["run", "--entrypoint", "/bin/sh", "hello"], 127, /\/bin\/sh.*it has no OS inside/);
   await refused(["run", "notexec"], 126, /\/app/);
   await refused(["run", "-u", "nosuchuser", "busybox", "true"], 125, /nosuchuser/);
   await refused(["run", "-v", "relative:/x", "busybox", "true"], 125, /relative:\/x/);
