@@ -11,7 +11,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { arch, release } from "node:os";
+import { arch, hostname, release } from "node:os";
 import { join } from "node:path";
 import { OslessError } from "../errors.ts";
 import type { EventSink } from "../events/index.ts";
@@ -31,7 +31,7 @@ import {
   signalNumber,
 } from "./runtime.ts";
 import { DEFAULT_PROFILE, parseSeccompProfile, toOciSeccomp } from "./seccomp.ts";
-import { buildSpec } from "./spec.ts";
+import { buildSpec, parseSecurityOpts } from "./spec.ts";
 import type { RootReader, RunOptions } from "./types.ts";
 
 export interface CreateOptions extends RunOptions {
@@ -54,8 +54,13 @@ export interface Created {
 }
 
 function seccompFor(opts: RunOptions): ((caps: string[]) => ReturnType<typeof toOciSeccomp>) | undefined {
-  const sec = (opts.securityOpt ?? []).find((s) => /^seccomp[=:]/.test(s));
-  if (sec && /^seccomp[=:]unconfined$/.test(sec)) return undefined;
+  const wanted = parseSecurityOpts(opts.securityOpt).seccomp;
+  if (wanted === "unconfined") return undefined;
+  if (typeof wanted === "object" && opts.seccompProfile?.path !== wanted.path) {
+    throw new OslessError("E_USAGE", `the seccomp profile ${wanted.path} was not read`, {
+      hint: "pass its contents as seccompProfile (the CLI reads the file)",
+    });
+  }
   const template = opts.seccompProfile
     ? parseSeccompProfile(opts.seccompProfile.text, opts.seccompProfile.path)
     : DEFAULT_PROFILE;
@@ -112,7 +117,8 @@ export async function createContainer(
         chainIds: useOverlay ? snapshots.map((s) => s.chainId) : undefined,
         readOnly: opts.readOnly === true,
       },
-      hostname: opts.hostname ?? id.slice(0, 12),
+      // Docker's default: the ID's first 12 digits, or the host's name when the container shares its network.
+      hostname: opts.hostname ?? (opts.network === "host" ? hostname() : id.slice(0, 12)),
       tty: opts.tty === true,
       detached: opts.detach === true,
       autoRemove: opts.rm === true,

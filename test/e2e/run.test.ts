@@ -517,3 +517,39 @@ test("bad input: a clear error, docker run's exit status, nothing left behind", 
   await refused(["run", "--memory", "lots", "busybox", "true"], 125, /--memory/);
   await refused(["run", "--runtime", "kata", "busybox", "true"], 125, /unknown runtime/);
 });
+
+test("--security-opt seccomp=FILE: the user's profile is what the kernel enforces; a bad file is refused", async () => {
+  const dir = await tmpdir("run-seccomp-");
+  const { writeFileSync } = await import("node:fs");
+  const profile = join(dir, "no-mkdir.json");
+  writeFileSync(
+    profile,
+    JSON.stringify({
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }],
+    }),
+  );
+  const r = await run([
+    "run",
+    "--rm",
+    "--security-opt",
+    `seccomp=${profile}`,
+    "busybox",
+    "sh",
+    "-c",
+    "mkdir /x || echo refused; unshare -m true 2>/dev/null || echo still-no-cap",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "refused\nstill-no-cap\n");
+  const bad = join(dir, "bad.json");
+  writeFileSync(
+    bad,
+    '{"defaultAction": "SCMP_ACT_ALLOW",\n "syscalls": [ { "names": ["x"], "action": "SCMP_ACT_NOPE" } ]}',
+  );
+  await refused(["run", "--rm", "--security-opt", `seccomp=${bad}`, "busybox", "true"], 125, /bad\.json/);
+  await refused(
+    ["run", "--rm", "--security-opt", `seccomp=${join(dir, "missing.json")}`, "busybox", "true"],
+    125,
+    /missing\.json/,
+  );
+});

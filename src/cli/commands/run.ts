@@ -196,10 +196,10 @@ Examples:
           });
         }
         if (opts.pull !== "never") await ensureImage(ctx, image, opts.pull ?? "missing");
+        const { parseSecurityOpts } = await import("../../runtime/spec.ts");
         const security = opts.securityOpt ?? [];
-        const seccompFile = security
-          .map((o) => /^seccomp[=:](.+)$/.exec(o)?.[1])
-          .find((f) => f !== undefined && f !== "unconfined");
+        const seccomp = parseSecurityOpts(security).seccomp;
+        const seccompFile = typeof seccomp === "object" ? seccomp.path : undefined;
         const readText = (path: string, what: string) => {
           try {
             return readFileSync(path, "utf8");
