@@ -518,8 +518,11 @@ export class Tree {
     const target = meta.type === "hardlink" ? this.#linkTarget(meta.linkpath, clean) : undefined;
     const slash = clean.lastIndexOf("/");
     const name = slash < 0 ? clean : clean.slice(slash + 1);
-    const dir = this.resolveDir(slash < 0 ? "." : clean.slice(0, slash), clean);
-    const path = dir === "." ? name : `${dir}/${name}`;
+    const parentPath = slash < 0 ? "." : clean.slice(0, slash);
+    const dir = this.resolveDir(parentPath, clean);
+    // The entry's own name when no symlink moved it: one string per path, shared with the entry's other readers
+    // (the layer's raw entries, the explorer's path index), instead of a concatenation per node.
+    const path = dir === parentPath ? clean : dir === "." ? name : `${dir}/${name}`;
     if (target !== undefined && target.path === path)
       throw linkError(clean, meta.linkpath, "is itself", "EEXIST");
     const parent = this.#mkdirAll(dir);
