@@ -538,6 +538,37 @@ describe("overlayMount", () => {
     );
   });
 
+  test("the limit is the kernel's: options of exactly one page mount, one byte more do not", async () => {
+    const base = await fresh("limit");
+    /** 30 lower dirs whose `lowerdir=` option is `total` bytes with its NUL. */
+    const dirs = (total: number) => {
+      const n = 30;
+      const budget = total - "lowerdir=".length - 1 - (n - 1);
+      return Array.from({ length: n }, (_, i) => {
+        const len = Math.floor(budget / n) + (i < budget % n ? 1 : 0);
+        const d = `${base}/${i}-`.padEnd(len, "x");
+        mkdirSync(d, { recursive: true });
+        return d;
+      });
+    };
+    const merged = await fresh("merged");
+    const atLimit = overlayMount(dirs(MOUNT_DATA_MAX));
+    assert.equal(Buffer.byteLength(atLimit.options.join(",")) + 1, MOUNT_DATA_MAX);
+    mountOverlay(atLimit.options, merged);
+    unmount(merged);
+    const over = dirs(MOUNT_DATA_MAX + 1);
+    assert.throws(
+      () => overlayMount(over),
+      (e: unknown) => isOslessError(e, "E_RUNTIME"),
+    );
+    // What the kernel does with it: it reads one page, so the last lower dir's name is cut and the mount fails.
+    assert.throws(() =>
+      execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${over.join(":")}`, merged], {
+        stdio: "pipe",
+      }),
+    );
+  });
+
   test("paths overlayfs cannot take are refused", () => {
     for (const bad of [
       ["/a:b", "/c"],
