@@ -622,7 +622,7 @@ describe("UnionRoot", () => {
    * symlinks resolve inside): lstat, stat, contents of regular files, errno names.
    */
   function kernelView(merged: string, paths: string[]): Record<string, KernelAnswer> {
-    const py = needTool("python3", "python3-minimal");
+    const py = needTool("python3", "python3");
     const script = `
 import errno, json, os, stat, sys, base64
 paths = json.load(sys.stdin)
