@@ -297,8 +297,16 @@ export function comparePaths(a: string, b: string): number {
 }
 
 export class Tree {
-  readonly nodes = new Map<string, TreeNode>();
   readonly root: TreeNode;
+  /** Nodes in the tree, the root included. */
+  #count = 1;
+  /**
+   * The directory last looked up by path, and its path: entries come directory by directory, so most lookups
+   * are this one. Paths are found through the children maps (no map of every path: two strings and a slot per
+   * node, and its growth). Forgotten when anything is removed.
+   */
+  #lastDir: TreeNode | undefined;
+  #lastDirPath: string | undefined;
   #ino = 1;
   /** Layer being applied and the paths it touched. */
   #layer = -1;
@@ -310,7 +318,42 @@ export class Tree {
     this.#afterStates = afterStates;
     // The root exists before any layer; it counts as the base layer's until an entry "." sets its metadata.
     this.root = new TreeNode(".", "directory", 0, 0, this.#ino++);
-    this.nodes.set(".", this.root);
+  }
+
+  /** Number of nodes, the root included. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** The node at exactly `path` (normalised; "." is the root), symlinks not followed. */
+  get(path: string): TreeNode | undefined {
+    if (path === ".") return this.root;
+    if (path === this.#lastDirPath) return this.#lastDir;
+    let n = this.root;
+    let from = 0;
+    for (;;) {
+      const slash = path.indexOf("/", from);
+      const next = n.children?.get(slash < 0 ? path.slice(from) : path.slice(from, slash));
+      if (next === undefined) return undefined;
+      n = next;
+      if (slash < 0) break;
+      from = slash + 1;
+    }
+    if (n.children !== undefined) {
+      this.#lastDir = n;
+      this.#lastDirPath = path;
+    }
+    return n;
+  }
+
+  /** Every node, the root first, each directory before what is below it (children in map order). */
+  *all(): IterableIterator<TreeNode> {
+    const stack: TreeNode[] = [this.root];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      yield n;
+      if (n.children !== undefined) for (const c of n.children.values()) stack.push(c);
+    }
   }
 
   beginLayer(index: number): void {
@@ -322,7 +365,7 @@ export class Tree {
   endLayer(): LayerChange[] {
     const out: LayerChange[] = [];
     for (const [path, t] of this.#touched) {
-      const after = this.nodes.get(path);
+      const after = this.get(path);
       const fresh = typeof t === "number";
       const b = fresh ? undefined : t.before;
       if (b === undefined && after === undefined) continue; // created and removed again within the layer
@@ -413,7 +456,7 @@ export class Tree {
 
   /** The in-root path of directory `dir` (normalised): the parent of an entry, whiteout or link target. */
   resolveDir(dir: string, what: string): string {
-    const direct = this.nodes.get(dir);
+    const direct = this.get(dir);
     // A node exists only below real directories, so an existing directory at `dir` has no symlink above it.
     if (direct !== undefined && direct.type === "directory") return dir;
     const { parts } = this.resolveAll(dir, what);
@@ -423,7 +466,7 @@ export class Tree {
   /** R10: create missing directories of `dir` (0755 root:root); replace a non-directory on the way by one. */
   #mkdirAll(dir: string): TreeNode {
     if (dir === ".") return this.root;
-    const direct = this.nodes.get(dir);
+    const direct = this.get(dir);
     if (direct !== undefined && direct.type === "directory") return direct;
     let cur = this.root;
     let path = ".";
@@ -448,16 +491,18 @@ export class Tree {
   #attach(parent: TreeNode, name: string, node: TreeNode): void {
     node.parent = parent;
     parent.children!.set(name, node);
-    this.nodes.set(node.path, node);
+    this.#count++;
   }
 
   /** Remove `node` and everything below it (links as links), recording each removal. */
   #remove(node: TreeNode): void {
+    this.#lastDir = undefined;
+    this.#lastDirPath = undefined;
     const stack = [node];
     while (stack.length > 0) {
       const n = stack.pop()!;
       this.#touch(n.path, n);
-      this.nodes.delete(n.path);
+      this.#count--;
       if (n.children !== undefined) for (const c of n.children.values()) stack.push(c);
     }
     node.parent?.children?.delete(node.name);
@@ -481,7 +526,7 @@ export class Tree {
   whiteout(dir: string, name: string | undefined, what: string): void {
     const rdir = this.resolveDir(dir, what);
     const path = name === undefined ? rdir : rdir === "." ? name : `${rdir}/${name}`;
-    const top = this.nodes.get(path);
+    const top = this.get(path);
     if (top === undefined) return;
     const opaque = name === undefined;
     const L = this.#layer;
@@ -540,7 +585,7 @@ export class Tree {
     let node: TreeNode;
     if (target !== undefined) {
       // Making the parents (R10) or clearing the path (R6) may have removed the target: link(2) fails then.
-      if (this.nodes.get(target.path) !== target) {
+      if (this.get(target.path) !== target) {
         throw linkError(clean, meta.linkpath, "was removed by this very entry", "ENOENT");
       }
       node = this.#link(path, target);
@@ -571,7 +616,7 @@ export class Tree {
     const slash = target.lastIndexOf("/");
     const tname = slash < 0 ? target : target.slice(slash + 1);
     const tdir = this.resolveDir(slash < 0 ? "." : target.slice(0, slash), what);
-    const t = this.nodes.get(tdir === "." ? tname : `${tdir}/${tname}`);
+    const t = this.get(tdir === "." ? tname : `${tdir}/${tname}`);
     if (t === undefined) throw linkError(what, target, "does not exist", "ENOENT");
     if (t.type === "directory") throw linkError(what, target, "is a directory", "EPERM");
     return t;
@@ -598,7 +643,7 @@ export class Tree {
 
   /** Children maps in name order, so that listing and walking need no sorting. */
   sortChildren(): void {
-    for (const n of this.nodes.values()) {
+    for (const n of this.all()) {
       const ch = n.children;
       if (ch === undefined || ch.size < 2) continue;
       let prev: string | undefined;

@@ -179,12 +179,12 @@ export class SquashedView<K = Buffer> {
 
   /** Number of nodes, the root included. */
   get size(): number {
-    return this.#tree.nodes.size;
+    return this.#tree.size;
   }
 
   /** The node at exactly `path` (cleaned lexically; a leading "/" is fine); symlinks are not followed. */
   get(path: string): ViewNode | undefined {
-    return this.#tree.nodes.get(lexicalClean(path));
+    return this.#tree.get(lexicalClean(path));
   }
 
   /**
@@ -207,7 +207,7 @@ export class SquashedView<K = Buffer> {
 
   /** Direct children of the directory at exactly `dir`, sorted by name (UTF-8 byte order); [] for non-directories. */
   list(dir: string): ViewNode[] {
-    const n = this.#tree.nodes.get(lexicalClean(dir));
+    const n = this.#tree.get(lexicalClean(dir));
     return n?.children === undefined ? [] : [...n.children.values()];
   }
 
@@ -537,7 +537,7 @@ export async function buildView<K = Buffer>(
       changes,
     };
     if (raw !== undefined) info.rawEntries = raw;
-    opts.afterLayer?.(i, tree.nodes.values(), info);
+    opts.afterLayer?.(i, tree.all(), info);
     infos.push(info);
     events?.({ type: "end", id });
   }
@@ -551,7 +551,7 @@ export async function buildView<K = Buffer>(
   tree.sortChildren();
   const view = new SquashedView<K>(tree, infos, layers, limits);
   if (keptAt.size > 0) {
-    for (const n of tree.nodes.values()) {
+    for (const n of tree.all()) {
       if (n.contentLayer < 0) continue;
       const b = kept[n.contentLayer]!.get(n.contentOffset);
       if (b !== undefined) view.captured.set(n.path, b);
