@@ -20,7 +20,15 @@ import { imageLayers } from "../store/layers.ts";
 import type { Store } from "../store/layout.ts";
 import { type ContainerRecord, Containers, processStartTime, stillRunning } from "./containers.ts";
 import { DirRoot } from "./root-dir.ts";
-import { copyRootfs, overlayMount, overlaySupported, prepareSnapshots, UnionRoot } from "./rootfs.ts";
+import {
+  copyRootfs,
+  lowerDirs,
+  overlayMount,
+  overlaySupported,
+  prepareSnapshots,
+  type Snapshot,
+  UnionRoot,
+} from "./rootfs.ts";
 import {
   findRuntime,
   type RuntimeInfo,
@@ -81,7 +89,8 @@ export async function createContainer(
   const cfg = image.config.config;
   // An image without layers has nothing to stack: an empty copy does. crun (1.8) cannot mount an overlay as the
   // root itself (runc can: the mount then lives in the container's namespace only), so crun gets a copy.
-  const overlayOk = layers.length > 0 && rt.name === "runc" && overlaySupported(store.root);
+  const snapshotsRoot = join(store.root, "snapshots");
+  const overlayOk = layers.length > 0 && rt.name === "runc" && overlaySupported(snapshotsRoot);
   if (opts.rootfs === "overlay" && !overlayOk) {
     throw new OslessError(
       "E_RUNTIME",
@@ -93,10 +102,18 @@ export async function createContainer(
       },
     );
   }
-  const useOverlay = opts.rootfs !== "copy" && overlayOk;
-  const snapshots = useOverlay
-    ? await prepareSnapshots(join(store.root, "snapshots"), layers, { signal: opts.signal })
-    : [];
+  let useOverlay = opts.rootfs !== "copy" && overlayOk;
+  let snapshots: Snapshot[] = [];
+  if (useOverlay) {
+    try {
+      snapshots = await prepareSnapshots(snapshotsRoot, layers, { signal: opts.signal });
+    } catch (e) {
+      // A layer that cannot stand alone (a hard link to a file of a lower layer, which the OCI spec lets fail)
+      // still unpacks onto the layers below it: the copy does that.
+      if (!(e instanceof OslessError && e.code === "E_LAYER_INVALID") || opts.rootfs === "overlay") throw e;
+      useOverlay = false;
+    }
+  }
   const seccomp = seccompFor(opts); // before create: a bad profile file must leave nothing behind
   const record = await containers.create(
     (id, name) => ({
@@ -113,7 +130,7 @@ export async function createContainer(
       runtime: rt.name,
       rootfs: {
         kind: useOverlay ? "overlay" : "copy",
-        lower: useOverlay ? snapshots.map((s) => s.dir).reverse() : undefined,
+        lower: useOverlay ? lowerDirs(snapshots) : undefined,
         chainIds: useOverlay ? snapshots.map((s) => s.chainId) : undefined,
         readOnly: opts.readOnly === true,
       },

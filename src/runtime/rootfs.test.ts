@@ -34,6 +34,7 @@ import {
   emptyLowerDir,
   lowerDirs,
   MOUNT_DATA_MAX,
+  OVERLAY_FIXED_OPTIONS,
   overlayMount,
   overlaySupported,
   prepareSnapshots,
@@ -503,13 +504,17 @@ describe("overlayMount", () => {
       destination: "/",
       type: "overlay",
       source: "overlay",
-      options: ["lowerdir=/s/b/fs:/s/a/fs", "upperdir=/c/upper", "workdir=/c/work"],
+      options: ["lowerdir=/s/b/fs:/s/a/fs", "upperdir=/c/upper", "workdir=/c/work", ...OVERLAY_FIXED_OPTIONS],
     });
-    assert.deepEqual(overlayMount(["/s/b/fs", "/s/a/fs"]).options, ["lowerdir=/s/b/fs:/s/a/fs"]);
+    assert.deepEqual(overlayMount(["/s/b/fs", "/s/a/fs"]).options, [
+      "lowerdir=/s/b/fs:/s/a/fs",
+      ...OVERLAY_FIXED_OPTIONS,
+    ]);
     const root = join(work, "ro-one");
     mkdirSync(emptyLowerDir(root), { recursive: true });
     assert.deepEqual(overlayMount([join(root, "abc/fs")]).options, [
       `lowerdir=${join(root, "abc/fs")}:${emptyLowerDir(root)}`,
+      ...OVERLAY_FIXED_OPTIONS,
     ]);
     assert.throws(
       () => overlayMount(["/nowhere/abc/fs"]),
@@ -518,7 +523,8 @@ describe("overlayMount", () => {
   });
 
   test("more option bytes than the page the kernel reads: an error naming the layers and the copy fallback", () => {
-    const fixed = "upperdir=/u,workdir=/w".length + 1 + "lowerdir=".length + 1; // separators and the NUL
+    const extra = OVERLAY_FIXED_OPTIONS.join(",").length + 1;
+    const fixed = "upperdir=/u,workdir=/w".length + 1 + "lowerdir=".length + 1 + extra; // separators and the NUL
     // n lower dirs of `len` bytes joined by ':' fill exactly MOUNT_DATA_MAX bytes.
     const n = 100;
     const budget = MOUNT_DATA_MAX - fixed - (n - 1);
@@ -540,10 +546,11 @@ describe("overlayMount", () => {
 
   test("the limit is the kernel's: options of exactly one page mount, one byte more do not", async () => {
     const base = await fresh("limit");
-    /** 30 lower dirs whose `lowerdir=` option is `total` bytes with its NUL. */
+    /** 30 lower dirs whose options (`lowerdir=` and the fixed ones) are `total` bytes with their NUL. */
     const dirs = (total: number) => {
       const n = 30;
-      const budget = total - "lowerdir=".length - 1 - (n - 1);
+      const extra = OVERLAY_FIXED_OPTIONS.join(",").length + 1;
+      const budget = total - "lowerdir=".length - 1 - (n - 1) - extra;
       return Array.from({ length: n }, (_, i) => {
         const len = Math.floor(budget / n) + (i < budget % n ? 1 : 0);
         const d = `${base}/${i}-`.padEnd(len, "x");
@@ -563,9 +570,20 @@ describe("overlayMount", () => {
     );
     // What the kernel does with it: it reads one page, so the last lower dir's name is cut and the mount fails.
     assert.throws(() =>
-      execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${over.join(":")}`, merged], {
-        stdio: "pipe",
-      }),
+      execFileSync(
+        "mount",
+        [
+          "-t",
+          "overlay",
+          "overlay",
+          "-o",
+          [`lowerdir=${over.join(":")}`, ...OVERLAY_FIXED_OPTIONS].join(","),
+          merged,
+        ],
+        {
+          stdio: "pipe",
+        },
+      ),
     );
   });
 
@@ -596,6 +614,8 @@ describe("overlaySupported", () => {
   test("true on ext4 and tmpfs (also for a dir not made yet), false inside an overlay mount", async () => {
     const d = await fresh();
     assert.equal(overlaySupported(d), true);
+    // The probe's success is remembered in the directory, for this kernel and filesystem type.
+    assert.match(readFileSync(join(d, ".overlay-ok"), "utf8"), /^\S+ \d+\n$/);
     assert.equal(overlaySupported(join(d, "not/yet")), true);
     const tmpfs = await fresh("tmpfs");
     execFileSync("mount", ["-t", "tmpfs", "osless-test", tmpfs]);

@@ -36,8 +36,10 @@ import {
   type Stats,
   statfsSync,
   unlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { release } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { fsyncDir, isErrno } from "../_internal/fs.ts";
 import { acquireLock, lockHeld } from "../_internal/lock.ts";
@@ -255,9 +257,11 @@ async function findSnapshot(root: string, chainId: string): Promise<Snapshot | u
   return slot?.kind === "found" ? slot.snapshot : undefined;
 }
 
+/** Written beside `fs` when the layer's root is opaque, so reusing a snapshot reads no xattr (no addon load). */
+const OPAQUE_ROOT_FILE = "opaque-root";
+
 async function snapshotAt(dir: string, chainId: string): Promise<Snapshot> {
-  const fs = join(dir, FS_DIR);
-  return { chainId, dir: fs, opaqueRoot: readOpaque(fs) };
+  return { chainId, dir: join(dir, FS_DIR), opaqueRoot: existsSync(join(dir, OPAQUE_ROOT_FILE)) };
 }
 
 function readOpaque(host: string): boolean {
@@ -351,6 +355,7 @@ async function build(
       throw inLayer(e, layer);
     }
     opts.signal?.throwIfAborted();
+    if (readOpaque(fs)) await writeFile(join(tmp, OPAQUE_ROOT_FILE), "", { mode: 0o644 });
     await writeFile(join(tmp, CHAINID_FILE), `${chainId}\n`, { mode: 0o644 });
     // The rename must not become visible before the tree it names: flush the filesystem's dirty data first
     // (syncfs through coreutils `sync -f`; fsyncing each of a layer's files would cost one call per file).
@@ -448,6 +453,12 @@ export async function removeSnapshots(root: string, keep: Set<string>): Promise<
 /** What the kernel copies of mount(2)'s data: one page. */
 export const MOUNT_DATA_MAX = 4096;
 
+/**
+ * Options every overlay root gets: rename redirects and metadata-only copy-ups off, so an upper dir holds only
+ * what UnionRoot and the export read (whiteouts, opaque dirs, whole copies), whatever the kernel's defaults.
+ */
+export const OVERLAY_FIXED_OPTIONS: readonly string[] = ["redirect_dir=off", "metacopy=off"];
+
 export interface OverlayMount {
   destination: "/";
   type: "overlay";
@@ -501,6 +512,7 @@ export function overlayMount(
     checkOverlayPath(work, false);
     options.push(`upperdir=${upper}`, `workdir=${work}`);
   }
+  options.push(...OVERLAY_FIXED_OPTIONS);
   // mount(2) data: the options joined by commas, NUL-terminated, within one page.
   const bytes = Buffer.byteLength(options.join(",")) + 1;
   if (bytes > MOUNT_DATA_MAX) {
@@ -565,7 +577,7 @@ function probeOverlay(dir: string): boolean {
   }
   // A module not loaded yet is not listed: `mount -t overlay` would load it, but only root may, and then the
   // probe below fails anyway without root.
-  if (!kernelHasOverlay || !isPrivileged() || !xattrSupport()) return false;
+  if (!kernelHasOverlay || !isPrivileged()) return false;
   let at = dir;
   while (!existsSync(at)) {
     const up = dirname(at);
@@ -579,6 +591,14 @@ function probeOverlay(dir: string): boolean {
     return false;
   }
   if (type === OVERLAYFS_MAGIC || !UPPER_OK_MAGICS.has(type)) return false;
+  // A probe that succeeded before in this very directory on this kernel is not repeated: loading the xattr addon
+  // and probing costs ~8 ms of every `osless run`.
+  const marker = join(at, ".overlay-ok");
+  const stamp = `${release()} ${type}\n`;
+  try {
+    if (at === dir && readFileSync(marker, "utf8") === stamp) return true;
+  } catch {}
+  if (!xattrSupport()) return false;
   // trusted.* xattrs: set one on a probe file of our own.
   const probe = join(at, `.osless-overlay-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
   try {
@@ -588,6 +608,13 @@ function probeOverlay(dir: string): boolean {
   }
   try {
     setXattr(probe, "trusted.osless.probe", Buffer.from("y"));
+    if (at === dir) {
+      try {
+        writeFileSync(marker, stamp);
+      } catch {
+        // Probing again next time is all this costs.
+      }
+    }
     return true;
   } catch {
     return false;
@@ -807,7 +834,9 @@ export class UnionRoot implements RootReader {
       }
       if (found === undefined) found = { host, st, merged: [i] };
       else found.merged.push(i);
-      if (readOpaque(host)) break;
+      // Opaque hides the layers below: the bottom layer has none (and not reading its xattr keeps the addon
+      // unloaded for one-layer images).
+      if (i < this.layers.length - 1 && readOpaque(host)) break;
     }
     return found;
   }
