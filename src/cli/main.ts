@@ -3,46 +3,11 @@
  * The osless command line: a thin map from flags to library calls. Each command lazy-imports its library
  * modules so `--help` stays fast.
  */
-import { Command, Option } from "@commander-js/extra-typings";
-import { processIo, reportError } from "./output/report.ts";
+import { Option } from "@commander-js/extra-typings";
+import { reportError } from "./output/report.ts";
+import { createProgram } from "./program.ts";
 
-const io = processIo;
-let jsonErrors = process.argv.includes("--json");
-
-async function store() {
-  const { Store, defaultStoreRoot } = await import("../store/layout.ts");
-  return Store.open(program.opts().root ?? defaultStoreRoot());
-}
-
-function act<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined>) {
-  return async (...args: A) => {
-    try {
-      const code = await fn(...args);
-      process.exitCode = code ?? 0;
-    } catch (e) {
-      process.exitCode = reportError(io, e, jsonErrors);
-    }
-  };
-}
-
-const program = new Command()
-  .name("osless")
-  .description("Container images and containers without a daemon. Does an image have an OS inside?")
-  .version("0.1.0")
-  .addOption(
-    new Option(
-      "--root <dir>",
-      "store directory, an OCI image layout (default: /var/lib/osless for root, else ~/.local/share/osless)",
-    ).env("OSLESS_ROOT"),
-  )
-  // `run IMAGE CMD --flag` passes --flag to CMD, as docker does: global options go before the command.
-  .enablePositionalOptions()
-  .showHelpAfterError()
-  .configureOutput({ outputError: (s, write) => write(s) })
-  .exitOverride((err) => {
-    // commander's own usage errors exit 2 (bad flags), help/version exit 0.
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  });
+const { program, io, store, act, parse } = createProgram();
 
 program
   .command("load")
@@ -468,8 +433,4 @@ registerExploreCommand(program, { io, store, act });
 const { registerRunCommands } = await import("./commands/run.ts");
 registerRunCommands(program, { io, store, act });
 
-program.hook("preAction", (_this, action) => {
-  jsonErrors = Boolean((action.opts() as { json?: boolean }).json);
-});
-
-await program.parseAsync(process.argv);
+await parse();

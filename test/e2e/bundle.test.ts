@@ -14,6 +14,7 @@ import { tmpdir } from "../fixtures/tools.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BIN = join(ROOT, "bin/osless.js");
 const BUNDLE = join(ROOT, "dist/osless.mjs");
+const RUN_BUNDLE = join(ROOT, "dist/osless-run.mjs");
 
 let reg: TestRegistry;
 
@@ -50,15 +51,36 @@ function newestSource(dir: string): { path: string; mtime: number } {
   return best;
 }
 
-test("the bundle exists and is newer than every source file", () => {
-  let built: number;
-  try {
-    built = statSync(BUNDLE).mtimeMs;
-  } catch {
-    assert.fail(`${BUNDLE} is missing: run \`npm run build\``);
+test("the bundles exist and are newer than every source file", () => {
+  for (const file of [BUNDLE, RUN_BUNDLE]) {
+    let built: number;
+    try {
+      built = statSync(file).mtimeMs;
+    } catch {
+      assert.fail(`${file} is missing: run \`npm run build\``);
+    }
+    const src = newestSource(join(ROOT, "src"));
+    assert.ok(built >= src.mtime, `${src.path} is newer than ${file}: run \`npm run build\``);
   }
-  const src = newestSource(join(ROOT, "src"));
-  assert.ok(built >= src.mtime, `${src.path} is newer than ${BUNDLE}: run \`npm run build\``);
+});
+
+test("bin/osless.js sends exactly the container commands to the run bundle, which has them all", async () => {
+  const { CONTAINER_COMMANDS } = await import("../../src/cli/program.ts");
+  const binText = await readFile(BIN, "utf8");
+  const listed = /const CONTAINER_COMMANDS = new Set\((\[[^\]]*\])\)/.exec(binText)?.[1];
+  assert.ok(listed, "bin/osless.js lists its container commands");
+  assert.deepEqual(JSON.parse(listed!), [...CONTAINER_COMMANDS]);
+  const root = join(await tmpdir("bundle-run-"), "store");
+  const help = await bin(root, ["--help"]);
+  for (const c of CONTAINER_COMMANDS.filter((c) => !c.startsWith("__"))) {
+    assert.match(help.stdout, new RegExp(`^  ${c} `, "m"), `main bundle: ${c}`);
+    const h = await bin(root, [c, "--help"]);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, new RegExp(`^Usage: osless ${c} `), `run bundle: ${c}`);
+  }
+  const ps = await bin(root, ["--root", root, "ps", "-a"]);
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.match(ps.stdout, /^CONTAINER ID\s+IMAGE/);
 });
 
 test("bin/osless.js (the bundle): load, push, pull, unpack and fsck work", async () => {
