@@ -113,7 +113,7 @@ export async function run(): Promise<void> {
   const o = median(times.osless);
   const r = median(times.runtime);
   const p = median(times.podman);
-  const n = median(times.node);
+  const nd = median(times.node);
   const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
   console.log(`run: the static hello FROM scratch, ${rounds} rounds, median wall time`);
   console.log(
@@ -124,10 +124,10 @@ export async function run(): Promise<void> {
   );
   console.log(`  ${"podman run --rm".padEnd(44)} ${p.toFixed(0).padStart(6)} ms   (${list(times.podman)})`);
   console.log(
-    `  ${"node -e 0 (Node's own start)".padEnd(44)} ${n.toFixed(0).padStart(6)} ms   (${list(times.node)})`,
+    `  ${"node -e 0 (Node's own start)".padEnd(44)} ${nd.toFixed(0).padStart(6)} ms   (${list(times.node)})`,
   );
   console.log(
-    `  osless − runtime: ${(o - r).toFixed(0)} ms  (goal ≤ 60 ms; of it Node's own start ${n.toFixed(0)} ms)`,
+    `  osless − runtime: ${(o - r).toFixed(0)} ms  (goal ≤ 60 ms; of it Node's own start ${nd.toFixed(0)} ms)`,
   );
   console.log(`  ratio osless/podman: ${(o / p).toFixed(2)}×  (goal ≤ 0.3×)`);
   console.log(`  machine: ${machine()}`);

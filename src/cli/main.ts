@@ -211,7 +211,7 @@ program
   .command("rmi")
   .description("Remove images (untag names; remove the content no image uses any more)")
   .argument("<image...>", "names, IDs or digests")
-  .option("-f, --force", "remove an image named by ID even if it has several names")
+  .option("-f, --force", "remove an image named by ID even if it has several names, or one a container uses")
   .option("--json", "print JSON")
   .action(
     act(async (images, opts) => {
@@ -221,8 +221,23 @@ program
       const { parseReference } = await import("../reference/index.ts");
       const results = [];
       let failed = 0;
+      const { resolveImage } = await import("../store/images.ts");
+      const { containersUsing, namesOf } = await import("../runtime/prune.ts");
+      const { OslessError } = await import("../errors.ts");
       for (const img of images) {
         try {
+          if (!opts.force) {
+            // docker's rule: the last name of an image a container was created from goes only with --force.
+            const { entry } = await resolveImage(s, img);
+            const users = await containersUsing(s, entry.digest);
+            if (users.length > 0 && (await namesOf(s, entry.digest)).length <= 1) {
+              throw new OslessError(
+                "E_CONFLICT",
+                `unable to remove ${img} (must force): container ${users[0]!.name} (${users[0]!.id.slice(0, 12)}) uses it`,
+                { hint: `remove the container first (osless rm ${users[0]!.name}), or pass --force` },
+              );
+            }
+          }
           const r = await removeImage(s, img, Boolean(opts.force));
           results.push({ image: img, ...r });
           if (!opts.json) {
@@ -246,17 +261,23 @@ program
 
 program
   .command("prune")
-  .description("Remove untagged images and every blob no image uses (and leftovers of interrupted writes)")
+  .description(
+    "Remove untagged images, every blob no image uses, layer snapshots no image or container uses (and leftovers of interrupted writes)",
+  )
   .option("--json", "print JSON")
   .action(
     act(async (opts) => {
       const { prune } = await import("../store/maintenance.ts");
+      const { pruneSnapshots } = await import("../runtime/prune.ts");
       const { humanSize, printJson } = await import("./output/report.ts");
-      const r = await prune(await store());
-      if (opts.json) printJson(io, r);
+      const s = await store();
+      const r = await prune(s);
+      const removedSnapshots = await pruneSnapshots(s);
+      if (opts.json) printJson(io, { ...r, removedSnapshots });
       else {
         for (const d of r.removedImages) io.stdout.write(`Deleted image: ${d}\n`);
         for (const d of r.removedBlobs) io.stdout.write(`Deleted blob: ${d}\n`);
+        for (const d of removedSnapshots) io.stdout.write(`Deleted layer snapshot: ${d}\n`);
         io.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimedBytes)}\n`);
       }
       return 0;

@@ -553,3 +553,27 @@ test("--security-opt seccomp=FILE: the user's profile is what the kernel enforce
     /missing\.json/,
   );
 });
+
+test("rmi refuses an image's last name while a container uses it; prune removes snapshots nothing uses", async () => {
+  const root = join(await tmpdir("run-prune-"), "store");
+  const cp = await osless(root, ["copy", "-q", `oci:${await ociLayout(IMAGES.hello)}:latest`, "hello"]);
+  assert.equal(cp.code, 0, cp.stderr);
+  const r = await osless(root, ["run", "--name", "user", "hello"]);
+  assert.equal(r.code, 0, r.stderr);
+  const snapshotDirs = () => readdirSync(join(root, "snapshots")).filter((n) => /^[0-9a-f]{12,}$/.test(n));
+  assert.equal(snapshotDirs().length, 1);
+  const refusedRmi = await osless(root, ["rmi", "hello"]);
+  assert.equal(refusedRmi.code, 1);
+  assert.match(refusedRmi.stderr, /container user .* uses it/);
+  assert.equal((await osless(root, ["rm", "user"])).code, 0);
+  // The image is still in the store: its snapshot is kept for the next run.
+  const kept = await osless(root, ["prune", "--json"]);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.deepEqual((JSON.parse(kept.stdout) as { removedSnapshots: string[] }).removedSnapshots, []);
+  assert.equal(snapshotDirs().length, 1);
+  assert.equal((await osless(root, ["rmi", "hello"])).code, 0);
+  const pruned = await osless(root, ["prune"]);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, /Deleted layer snapshot: sha256:[0-9a-f]{64}/);
+  assert.deepEqual(snapshotDirs(), []);
+});

@@ -1,0 +1,42 @@
+/**
+ * The runtime's share of store maintenance: layer snapshots no image in the store and no container uses are
+ * removed by `osless prune`; `osless rmi` asks which containers use an image before removing its last name.
+ */
+import { join } from "node:path";
+import { entryName, openEntry } from "../store/images.ts";
+import type { Store } from "../store/layout.ts";
+import { type ContainerRecord, Containers } from "./containers.ts";
+import { chainIds, removeSnapshots } from "./rootfs.ts";
+
+/**
+ * Remove the snapshots that neither an image of the store (any platform it holds) nor a container needs;
+ * returns the ChainIDs removed. Snapshots being built (their lock held) are left alone.
+ */
+export async function pruneSnapshots(store: Store): Promise<string[]> {
+  const keep = new Set<string>();
+  for (const c of await new Containers(store.root).list())
+    for (const id of c.rootfs.chainIds ?? []) keep.add(id);
+  for (const e of (await store.readIndex()).manifests) {
+    try {
+      const img = await openEntry(store, e);
+      for (const id of chainIds(img.config.config.rootfs.diff_ids)) keep.add(id);
+    } catch {
+      // An image that cannot be read (another platform only, or incomplete) keeps nothing: its snapshots are
+      // rebuilt if it is ever run.
+    }
+  }
+  return removeSnapshots(join(store.root, "snapshots"), keep);
+}
+
+/** Containers created from the image whose manifest (or index) digest is `digest`. */
+export async function containersUsing(store: Store, digest: string): Promise<ContainerRecord[]> {
+  return (await new Containers(store.root).list()).filter((c) => c.image.digest === digest);
+}
+
+/** The names an index entry digest has in the store (for rmi's "last name" check). */
+export async function namesOf(store: Store, digest: string): Promise<string[]> {
+  return (await store.readIndex()).manifests
+    .filter((e) => e.digest === digest)
+    .map(entryName)
+    .filter((n): n is string => n !== undefined);
+}
