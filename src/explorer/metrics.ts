@@ -32,7 +32,7 @@ function diveSkips(path: string): boolean {
 }
 
 /** Whether `p` is strictly below `dir` (no string made). */
-function isBelow(p: string, dir: string): boolean {
+export function isBelow(p: string, dir: string): boolean {
   return p.length > dir.length && p.charCodeAt(dir.length) === 0x2f && p.startsWith(dir);
 }
 
@@ -252,6 +252,31 @@ export class DiveAccumulator {
 // ---- exact ----
 
 /**
+ * A set of inode numbers (ViewNode.ino: small integers from 1, one per node made at most) as one bit each: sets
+ * of every file of an image, without a hash table and its growth.
+ */
+export class InodeSet {
+  #bits = new Uint8Array(1 << 12);
+
+  has(ino: number): boolean {
+    const byte = ino >>> 3;
+    return byte < this.#bits.length && (this.#bits[byte]! & (1 << (ino & 7))) !== 0;
+  }
+
+  add(ino: number): void {
+    const byte = ino >>> 3;
+    if (byte >= this.#bits.length) {
+      let size = this.#bits.length * 2;
+      while (size <= byte) size *= 2;
+      const bigger = new Uint8Array(size);
+      bigger.set(this.#bits);
+      this.#bits = bigger;
+    }
+    this.#bits[byte]! |= 1 << (ino & 7);
+  }
+}
+
+/**
  * The regular-file entries of layer `index` whose bytes no node shows right after that layer (`shown`: the data
  * offsets in that layer of the nodes then): a path written twice in one tar. Their bytes can never be visible
  * later. For `afterLayer`.
@@ -284,7 +309,7 @@ export function exactMetrics(
   const totalBytes = layers.reduce((n, l) => n + l.bytes, 0);
   // A regular file's bytes are one inode's (a file entry makes a new inode; hard links share it), so what is
   // visible at the end is a set of inode numbers (small integers: no boxed keys, no content objects).
-  const visible = new Set<number>();
+  const visible = new InodeSet();
   let finalBytes = 0;
   for (const n of view.walk()) {
     if (n.type !== "file" || visible.has(n.ino)) continue;
@@ -292,7 +317,7 @@ export function exactMetrics(
     finalBytes += n.size;
   }
   const waste: WasteItem[] = [];
-  const counted = new Set<number>();
+  const counted = new InodeSet();
   const add = (ino: number, item: WasteItem) => {
     if (item.bytes === 0 || visible.has(ino) || counted.has(ino)) return;
     counted.add(ino);

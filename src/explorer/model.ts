@@ -16,11 +16,11 @@ import {
   type RawEntry,
   type SquashedView,
 } from "../layer/view.ts";
-import { compareNames } from "../layer/view-tree.ts";
+import { compareNames, comparePaths } from "../layer/view-tree.ts";
 import type { Descriptor, ImageConfig, Platform } from "../spec/schemas.ts";
 import type { Store } from "../store/layout.ts";
 import { imageInfo, type OpenSourceOptions, openImageSource } from "../transfer/open.ts";
-import { DiveAccumulator, exactMetrics, layerSelfWaste } from "./metrics.ts";
+import { DiveAccumulator, exactMetrics, InodeSet, isBelow, layerSelfWaste } from "./metrics.ts";
 import type {
   CompareMode,
   ExplorerImageInfo,
@@ -104,7 +104,7 @@ export async function buildExplorerModel(
         return;
       }
       const shown = new Set<number>();
-      const inodes = new Set<number>();
+      const inodes = new InodeSet();
       for (const n of nodes) {
         if (n.contentLayer < 0) continue;
         if (n.contentLayer === i) shown.add(n.contentOffset);
@@ -174,16 +174,22 @@ function isChange(c: LayerChange, index: number): boolean {
  * hides that way are not itemised (they still count in `wastedBytes`, which comes from the totals).
  */
 export function mayHideOwnFiles(entries: RawEntry[]): boolean {
-  const seen = new Set<string>();
-  const dirs = new Set<string>();
-  for (const e of entries) {
-    if (seen.has(e.path)) return true;
-    seen.add(e.path);
+  // The entries' indexes in tree order (a typed array, not a set of every path of the layer): a path written
+  // twice is two neighbours, and what is below a path comes right after it.
+  const n = entries.length;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => comparePaths(entries[a]!.path, entries[b]!.path));
+  for (let k = 0; k < n; k++) {
+    const e = entries[order[k]!]!;
+    if (k + 1 < n && entries[order[k + 1]!]!.path === e.path) return true;
     if (e.type === "directory") continue;
-    for (let j = e.path.lastIndexOf("/"); j > 0; j = e.path.lastIndexOf("/", j - 1))
-      dirs.add(e.path.slice(0, j));
+    for (let m = k + 1; m < n; m++) {
+      const below = entries[order[m]!]!;
+      if (!isBelow(below.path, e.path)) break;
+      if (below.type !== "directory") return true;
+    }
   }
-  for (const e of entries) if (e.type !== "directory" && dirs.has(e.path)) return true;
   return false;
 }
 

@@ -497,20 +497,7 @@ export async function buildView<K = Buffer>(
             digest =
               h.size === 0 ? EMPTY_SHA256 : `sha256:${(hash as ReturnType<typeof createHash>).digest("hex")}`;
         }
-        if (raw !== undefined) {
-          const r: RawEntry = {
-            path: clean,
-            type: h.type,
-            size: h.size,
-            mode: h.mode,
-            uid: h.uid,
-            gid: h.gid,
-          };
-          if (h.type === "symlink" || h.type === "hardlink") r.linkpath = h.linkpath;
-          else if (h.type === "file") r.offset = e.dataOffset;
-          if (digest !== undefined) r.digest = digest;
-          raw.push(r);
-        }
+        if (raw !== undefined) raw.push(rawEntry(clean, h, e.dataOffset, digest));
         if (role.kind === "ignored") continue;
         if (role.kind === "whiteout") {
           tree.whiteout(role.dir, role.target.slice(role.target.lastIndexOf("/") + 1), clean);
@@ -558,6 +545,22 @@ export async function buildView<K = Buffer>(
     }
   }
   return view;
+}
+
+/**
+ * A layer's record of an entry, made with all its fields at once (a field added afterwards would move them all
+ * to a second object, for every entry of the layer).
+ */
+function rawEntry(path: string, h: TarHeader, offset: number, digest: Digest | undefined): RawEntry {
+  const { type, size, mode, uid, gid } = h;
+  if (type === "file") {
+    return digest === undefined
+      ? { path, type, size, mode, uid, gid, offset }
+      : { path, type, size, mode, uid, gid, offset, digest };
+  }
+  if (type === "symlink" || type === "hardlink")
+    return { path, type, size, mode, uid, gid, linkpath: h.linkpath };
+  return { path, type, size, mode, uid, gid };
 }
 
 /** The fields of a header the tree needs, copied (headers and their buffers are not kept). */
