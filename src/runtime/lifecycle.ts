@@ -106,7 +106,18 @@ export async function createContainer(
   let snapshots: Snapshot[] = [];
   if (useOverlay) {
     try {
-      snapshots = await prepareSnapshots(snapshotsRoot, layers, { signal: opts.signal });
+      const events = opts.events;
+      snapshots = await prepareSnapshots(snapshotsRoot, layers, {
+        signal: opts.signal,
+        onProgress: events
+          ? (i, state) => {
+              const id = `snapshot-${i}`;
+              const label = `layer ${i + 1}/${layers.length} ${layers[i]!.diffId.slice(7, 19)}`;
+              if (state === "building") events({ type: "start", id, label });
+              else if (state === "built") events({ type: "end", id, detail: "unpacked" });
+            }
+          : undefined,
+      });
     } catch (e) {
       // A layer that cannot stand alone (a hard link to a file of a lower layer, which the OCI spec lets fail)
       // still unpacks onto the layers below it: the copy does that.

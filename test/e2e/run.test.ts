@@ -577,3 +577,58 @@ test("rmi refuses an image's last name while a container uses it; prune removes 
   assert.match(pruned.stdout, /Deleted layer snapshot: sha256:[0-9a-f]{64}/);
   assert.deepEqual(snapshotDirs(), []);
 });
+
+test("concurrent runs with one name: exactly one wins; -dt is refused; stop, rm and logs speak JSON", async () => {
+  const script = "echo one; echo two >&2; echo three; sleep 30";
+  const both = await Promise.all([
+    run(["run", "-d", "--name", "race", "busybox", "sh", "-c", script]),
+    run(["run", "-d", "--name", "race", "busybox", "sh", "-c", script]),
+  ]);
+  try {
+    assert.deepEqual(both.map((r) => r.code).sort(), [0, 125], both.map((r) => r.stderr).join("\n"));
+    assert.match(both.find((r) => r.code === 125)!.stderr, /already in use/);
+    const dt = await run(["run", "-dt", "busybox", "true"]);
+    assert.equal(dt.code, 125);
+    assert.match(dt.stderr, /-t with -d/);
+    // The log fills as the container writes: wait for its third line.
+    let lines: { log: string; stream: string; time: string }[] = [];
+    const deadline = Date.now() + 15_000;
+    while (lines.length < 3 && Date.now() < deadline) {
+      const logs = await run(["logs", "--json", "race"]);
+      lines = logs.stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      if (lines.length < 3) await new Promise((r) => setTimeout(r, 100));
+    }
+    // stdout and stderr are separate pipes: their relative order is not kept, each stream's own order is.
+    assert.deepEqual(
+      lines.filter((l) => l.stream === "stdout").map((l) => l.log),
+      ["one\n", "three\n"],
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.stream === "stderr").map((l) => l.log),
+      ["two\n"],
+    );
+    for (const l of lines) assert.ok(!Number.isNaN(Date.parse(l.time)));
+    const tail = await run(["logs", "--tail", "1", "race"]);
+    assert.equal(tail.stdout + tail.stderr, lines.at(-1)!.log);
+    const stop = await run(["stop", "--json", "-t", "1", "race", "nosuch"]);
+    assert.equal(stop.code, 1);
+    const results = JSON.parse(stop.stdout) as { container: string; id?: string; error?: { code: string } }[];
+    assert.equal(results[0]!.container, "race");
+    assert.match(results[0]!.id!, /^[0-9a-f]{64}$/);
+    assert.equal(results[1]!.error!.code, "E_NOT_FOUND");
+    const ps = await run(["ps", "-a", "--json"]);
+    const race = (
+      JSON.parse(ps.stdout) as { name: string; state: { status: string; exitCode: number } }[]
+    ).find((c) => c.name === "race")!;
+    assert.equal(race.state.status, "exited");
+    assert.equal(race.state.exitCode, 137, "sleep ignores SIGTERM as PID 1: stop killed it after 1 s");
+  } finally {
+    const rm = await run(["rm", "-f", "--json", "race"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal((JSON.parse(rm.stdout) as { name: string }[])[0]!.name, "race");
+  }
+});

@@ -190,6 +190,15 @@ Examples:
           "../../runtime/lifecycle.ts"
         );
         const s = await ctx.store();
+        if (opts.detach && (opts.tty || opts.interactive)) {
+          throw new OslessError(
+            "E_USAGE",
+            `${opts.tty ? "-t" : "-i"} with -d: a detached container has no terminal or stdin to keep`,
+            {
+              hint: "osless has no attach: drop -t/-i and read the output with osless logs, or run in the foreground with -it",
+            },
+          );
+        }
         if (opts.interactive && opts.tty && !process.stdin.isTTY) {
           throw new OslessError("E_USAGE", "the input device is not a TTY", {
             hint: "drop -t when stdin is a pipe or file (keep -i to pass stdin through)",
@@ -209,7 +218,12 @@ Examples:
             });
           }
         };
+        // First runs of an image unpack its layers: per-layer bars on a terminal (a script's stderr stays the
+        // container's alone).
+        const { createProgress } = await import("../output/progress.ts");
+        const progress = createProgress(io.stderr, Boolean(io.stderr.isTTY) && !opts.json);
         const created = await createContainer(s, image, {
+          events: progress.sink,
           name: opts.name,
           runtime: opts.runtime,
           rm: opts.rm,
@@ -238,7 +252,7 @@ Examples:
           network: opts.network as "none" | "host" | undefined,
           tty: opts.tty,
           shmSize: opts.shmSize !== undefined ? parseMemory(opts.shmSize, "--shm-size") : undefined,
-        });
+        }).finally(() => progress.stop());
         for (const w of created.warnings) io.stderr.write(`WARNING: ${w}\n`);
         if (opts.detach) {
           const r = await startDetached(s, created, selfArgv(s.root));
@@ -282,6 +296,7 @@ Examples:
     .option("-e, --env <K=V>", "set an environment variable; repeatable", collect)
     .option("-w, --workdir <dir>", "working directory inside the container")
     .option("-u, --user <user[:group]>", "user and group, names (from the container's /etc/passwd) or IDs")
+    .option("--json", "errors as JSON (the command's output is its own)")
     .addHelpText(
       "after",
       `
@@ -381,21 +396,31 @@ Examples:
     .option("-f, --follow", "keep printing new output until the container stops")
     .option("-t, --timestamps", "show the time of each line")
     .option("-n, --tail <n>", "only the last N lines")
+    .option("--json", "print each line as docker's json-file log entry: {log, stream, time}")
     .addHelpText("after", "\nExamples:\n  osless logs web\n  osless logs -f --tail 10 web")
     .action(
-      act(async (container: string, opts: { follow?: boolean; timestamps?: boolean; tail?: string }) => {
-        const { streamLogs } = await import("../../runtime/logs.ts");
-        const s = await ctx.store();
-        await streamLogs(s, container, {
-          follow: Boolean(opts.follow),
-          tail: opts.tail !== undefined ? integer(opts.tail, "--tail") : undefined,
-          write: (stream, line, time) => {
-            const out = stream === "stderr" ? io.stderr : io.stdout;
-            out.write(opts.timestamps ? `${time} ${line}` : line);
-          },
-        });
-        return 0;
-      }),
+      act(
+        async (
+          container: string,
+          opts: { follow?: boolean; timestamps?: boolean; tail?: string; json?: boolean },
+        ) => {
+          const { streamLogs } = await import("../../runtime/logs.ts");
+          const s = await ctx.store();
+          await streamLogs(s, container, {
+            follow: Boolean(opts.follow),
+            tail: opts.tail !== undefined ? integer(opts.tail, "--tail") : undefined,
+            write: (stream, line, time) => {
+              if (opts.json) {
+                io.stdout.write(`${JSON.stringify({ log: line, stream, time })}\n`);
+                return;
+              }
+              const out = stream === "stderr" ? io.stderr : io.stdout;
+              out.write(opts.timestamps ? `${time} ${line}` : line);
+            },
+          });
+          return 0;
+        },
+      ),
     );
 
   program
@@ -405,15 +430,14 @@ Examples:
     )
     .argument("<container...>", "names or IDs")
     .option("-t, --time <seconds>", "seconds to wait before killing (default 10)")
+    .option("--json", "print the results as JSON")
     .addHelpText("after", "\nExamples:\n  osless stop web\n  osless stop -t 0 web db")
     .action(
-      act(async (names: string[], opts: { time?: string }) => {
+      act(async (names: string[], opts: { time?: string; json?: boolean }) => {
         const { stopContainer } = await import("../../runtime/lifecycle.ts");
         const s = await ctx.store();
         const t = opts.time !== undefined ? integer(opts.time, "--time") : 10;
-        return eachContainer(ctx, names, async (n) => {
-          await stopContainer(s, n, Math.max(0, t));
-        });
+        return eachContainer(ctx, names, opts.json, (n) => stopContainer(s, n, Math.max(0, t)));
       }),
     );
 
@@ -422,16 +446,15 @@ Examples:
     .description("Send a signal to running containers (default SIGKILL)")
     .argument("<container...>", "names or IDs")
     .option("-s, --signal <sig>", "signal name or number (default KILL)")
+    .option("--json", "print the results as JSON")
     .addHelpText("after", "\nExamples:\n  osless kill web\n  osless kill -s HUP web")
     .action(
-      act(async (names: string[], opts: { signal?: string }) => {
+      act(async (names: string[], opts: { signal?: string; json?: boolean }) => {
         const { killContainer } = await import("../../runtime/lifecycle.ts");
         const { parseSignal } = await import("../../runtime/runtime.ts");
         const s = await ctx.store();
         const sig = parseSignal(opts.signal ?? "KILL", "--signal");
-        return eachContainer(ctx, names, async (n) => {
-          await killContainer(s, n, sig);
-        });
+        return eachContainer(ctx, names, opts.json, (n) => killContainer(s, n, sig));
       }),
     );
 
@@ -440,33 +463,41 @@ Examples:
     .description("Remove containers (their writable layer, state and cgroups)")
     .argument("<container...>", "names or IDs")
     .option("-f, --force", "kill running containers first")
+    .option("--json", "print the results as JSON")
     .addHelpText("after", "\nExamples:\n  osless rm web\n  osless rm -f $(osless ps -aq)")
     .action(
-      act(async (names: string[], opts: { force?: boolean }) => {
+      act(async (names: string[], opts: { force?: boolean; json?: boolean }) => {
         const { removeContainer } = await import("../../runtime/lifecycle.ts");
         const s = await ctx.store();
-        return eachContainer(ctx, names, async (n) => {
-          await removeContainer(s, n, Boolean(opts.force));
-        });
+        return eachContainer(ctx, names, opts.json, (n) => removeContainer(s, n, Boolean(opts.force)));
       }),
     );
 }
 
-/** Apply `fn` to each named container, printing each name done; errors are reported and make the exit 1. */
+/**
+ * Apply `fn` to each named container, printing each name done (or, with `json`, one JSON array of results);
+ * errors are reported and make the exit status 1.
+ */
 async function eachContainer(
   ctx: CommandContext,
   names: string[],
-  fn: (n: string) => Promise<void>,
+  json: boolean | undefined,
+  fn: (n: string) => Promise<{ id: string; name: string }>,
 ): Promise<number> {
   let failed = 0;
+  const results: { container: string; id?: string; name?: string; error?: unknown }[] = [];
   for (const n of names) {
     try {
-      await fn(n);
-      ctx.io.stdout.write(`${n}\n`);
+      const r = await fn(n);
+      results.push({ container: n, id: r.id, name: r.name });
+      if (!json) ctx.io.stdout.write(`${n}\n`);
     } catch (e) {
-      failed = reportError(ctx.io, e, process.argv.includes("--json")) || 1;
+      failed = 1;
+      if (json) results.push({ container: n, error: e instanceof OslessError ? e.toJSON() : String(e) });
+      else reportError(ctx.io, e, false);
     }
   }
+  if (json) ctx.io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   return failed;
 }
 
