@@ -10,6 +10,7 @@
  * The seccomp block is the caller's (src/runtime/seccomp.ts makes it): `SpecContext.seccomp` is that block, or a
  * function of the final bounding set (Docker's profile opens syscalls by capability), or undefined for none.
  */
+
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { availableParallelism, hostname as osHostname } from "node:os";
 import { posix } from "node:path";
@@ -27,10 +28,9 @@ import {
   type Rlimit,
   type Spec,
 } from "./oci.ts";
+import { type CgroupMode, cgroupMode as hostCgroupMode } from "./runtime.ts";
 import type { RootReader, RootStat, RunOptions } from "./types.ts";
 import { resolveUser } from "./user.ts";
-
-export type CgroupMode = "v1" | "hybrid" | "v2";
 
 /** What buildSpec reads from the host; each field can be given in `SpecContext.host` (tests, other hosts). */
 export interface HostFacts {
@@ -130,12 +130,6 @@ function readOr(path: string): string | undefined {
   }
 }
 
-export function detectCgroupMode(): CgroupMode {
-  if (existsSync("/sys/fs/cgroup/cgroup.controllers")) return "v2";
-  if (existsSync("/sys/fs/cgroup/unified")) return "hybrid";
-  return "v1";
-}
-
 /** The hard limit of "Max open files" in /proc/self/limits (undefined when unlimited or unreadable). */
 export function parseNofileHard(limits: string): number | undefined {
   const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits);
@@ -155,7 +149,7 @@ let cachedFacts: HostFacts | undefined;
 /** This host's facts (read once per process). */
 export function hostFacts(): HostFacts {
   if (cachedFacts) return cachedFacts;
-  const cgroupMode = detectCgroupMode();
+  const cgroupMode = hostCgroupMode();
   const thermal = parseCpuList(readOr("/sys/devices/system/cpu/possible") ?? "")
     .map((n) => `/sys/devices/system/cpu/cpu${n}/thermal_throttle`)
     .filter((p) => existsSync(p));
