@@ -183,7 +183,7 @@ export async function createContainer(
         id,
         root: { path: "rootfs", readonly: opts.readOnly === true, ...(overlay ? { overlay } : {}) },
         reader,
-        cgroupsPath: `/osless/${id}`,
+        cgroupsPath: `${cgroupParent(opts.cgroupParent)}/${id}`,
         seccomp,
       },
     );
@@ -194,6 +194,18 @@ export async function createContainer(
     await containers.remove(id).catch(() => {});
     throw e;
   }
+}
+
+/** `--cgroup-parent` checked: an absolute cgroup path without `.` or `..` components (default /osless). */
+function cgroupParent(input: string | undefined): string {
+  if (input === undefined) return "/osless";
+  const parts = input.split("/").filter(Boolean);
+  if (!input.startsWith("/") || parts.length === 0 || parts.some((p) => p === "." || p === "..")) {
+    throw new OslessError("E_USAGE", `invalid --cgroup-parent "${input}"`, {
+      hint: "give an absolute cgroup path such as /osless or /myapp/containers",
+    });
+  }
+  return `/${parts.join("/")}`;
 }
 
 /** The flags worth showing in inspect (file contents are replaced by their paths). */

@@ -67,6 +67,8 @@ export interface RunOptions {
   network?: "none" | "host" | undefined;
   /** `-t`: a terminal. */
   tty?: boolean | undefined;
+  /** `--cgroup-parent`: the cgroup under which the container's own is made (default /osless). */
+  cgroupParent?: string | undefined;
   /** `--shm-size` in bytes (default 64 MiB). */
   shmSize?: number | undefined;
 }

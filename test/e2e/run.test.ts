@@ -101,6 +101,24 @@ function hostTraces(id: string): string[] {
   return found;
 }
 
+/** The cgroup parent of the containers `refused` starts: this process's own, so other tests' containers stay out. */
+const CGROUP_PARENT = `/osless-e2e-${process.pid}`;
+/** And their runtime's own state directory (OSLESS_RUNTIME_ROOT). */
+const RUNTIME_ROOT = `/run/osless/e2e-${process.pid}`;
+
+/** Every cgroup directory under CGROUP_PARENT and every runtime state entry on the host. */
+function runtimeTraces(): string[] {
+  const found: string[] = [];
+  for (const ctl of readdirSync("/sys/fs/cgroup")) {
+    const p = join("/sys/fs/cgroup", ctl, CGROUP_PARENT);
+    if (existsSync(p))
+      for (const n of readdirSync(p, { withFileTypes: true }))
+        if (n.isDirectory()) found.push(join(p, n.name));
+  }
+  if (existsSync(RUNTIME_ROOT)) for (const n of readdirSync(RUNTIME_ROOT)) found.push(join(RUNTIME_ROOT, n));
+  return found.sort();
+}
+
 async function inspectRecord(name: string): Promise<{ id: string; rootfs: { lower?: string[] } }> {
   const root = await store();
   for (const id of containerIds(root)) {
@@ -493,11 +511,19 @@ async function refused(args: string[], code: number, message: RegExp): Promise<v
   const root = await store();
   const before = containerIds(root);
   const blobs = await snapshot(join(root, "blobs"));
-  const r = await run(args);
+  const tracesBefore = runtimeTraces();
+  // Containers of other tests come and go in the runtime's state: only ones of this call count.
+  const r = await run(
+    args[0] === "run" ? ["run", "--cgroup-parent", CGROUP_PARENT, ...args.slice(1)] : args,
+    {
+      env: { OSLESS_RUNTIME_ROOT: RUNTIME_ROOT },
+    },
+  );
   assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
   assert.match(r.stderr, message);
   assert.match(r.stderr, /hint:|Error:/);
   assert.deepEqual(containerIds(root), before, "a container was left behind");
+  assert.deepEqual(runtimeTraces(), tracesBefore, "cgroups or runtime state were left behind");
   assert.deepEqual(await snapshot(join(root, "blobs")), blobs);
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     assert.ok(!line.includes(root), `a mount was left: ${line}`);
@@ -516,6 +542,7 @@ test("bad input: a clear error, docker run's exit status, nothing left behind", 
   await refused(["run", "-v", "/etc/hostname:/bin", "busybox", "true"], 125, /runc/);
   await refused(["run", "--memory", "lots", "busybox", "true"], 125, /--memory/);
   await refused(["run", "--runtime", "kata", "busybox", "true"], 125, /unknown runtime/);
+  await refused(["run", "--cgroup-parent", "../escape", "busybox", "true"], 125, /--cgroup-parent/);
 });
 
 test("--security-opt seccomp=FILE: the user's profile is what the kernel enforces; a bad file is refused", async () => {
@@ -630,5 +657,75 @@ test("concurrent runs with one name: exactly one wins; -dt is refused; stop, rm 
     const rm = await run(["rm", "-f", "--json", "race"]);
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal((JSON.parse(rm.stdout) as { name: string }[])[0]!.name, "race");
+  }
+});
+
+test("--hostname, --cpus, --network none|host, and the devices cgroup", async () => {
+  const r = await run([
+    "run",
+    "--rm",
+    "--hostname",
+    "box",
+    "--cpus",
+    "0.5",
+    "busybox",
+    "sh",
+    "-c",
+    "hostname; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us; ls /sys/class/net; mknod /dev/sdx b 8 0 && (head -c 1 /dev/sdx >/dev/null 2>&1 || echo dev-denied)",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "box\n50000\n100000\nlo\ndev-denied\n");
+  const host = await run([
+    "run",
+    "--rm",
+    "--network",
+    "host",
+    "busybox",
+    "sh",
+    "-c",
+    "hostname; ls /sys/class/net",
+  ]);
+  assert.equal(host.code, 0, host.stderr);
+  const { hostname } = await import("node:os");
+  const hostNets = readdirSync("/sys/class/net").sort();
+  assert.equal(host.stdout, `${hostname()}\n${hostNets.join("\n")}\n`);
+});
+
+test("logs -f follows a detached container to its end; exec -it gets a terminal", async () => {
+  const d = await run([
+    "run",
+    "-d",
+    "--name",
+    "follow",
+    "busybox",
+    "sh",
+    "-c",
+    "for i in 1 2 3; do echo line $i; sleep 0.3; done",
+  ]);
+  assert.equal(d.code, 0, d.stderr);
+  try {
+    const f = await run(["logs", "-f", "follow"]);
+    assert.equal(f.code, 0, f.stderr);
+    assert.equal(f.stdout, "line 1\nline 2\nline 3\n");
+  } finally {
+    await run(["rm", "-f", "follow"]);
+  }
+  const root = await store();
+  const e = await run(["run", "-d", "--name", "exec-tty", "busybox", "sleep", "60"]);
+  assert.equal(e.code, 0, e.stderr);
+  try {
+    const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+    const s = await startTmux(
+      [process.execPath, "--import", import.meta.resolve("tsx"), MAIN, "exec", "-it", "exec-tty", "sh"],
+      { width: 100, height: 20, env: { OSLESS_ROOT: root } },
+    );
+    await s.waitFor(/^\/ #$/m);
+    await s.type("tty; ps | grep -c 'sleep 60'\n");
+    const screen = await s.waitFor(/^1$/m);
+    assert.match(screen, /^\/dev\/pts\/\d+$/m);
+    await s.type("exit 4\n");
+    assert.equal(await s.waitForExit(), 4);
+  } finally {
+    await run(["rm", "-f", "exec-tty"]);
   }
 });

@@ -65,6 +65,7 @@ interface RunFlags {
   readOnly?: boolean;
   network?: string;
   shmSize?: string;
+  cgroupParent?: string;
   runtime?: string;
   rootfs?: string;
   pull?: string;
@@ -147,6 +148,7 @@ export function registerRunCommands(program: Command, ctx: CommandContext): void
       ).choices(["none", "host"]),
     )
     .option("--shm-size <bytes>", "size of /dev/shm (default 64m)")
+    .option("--cgroup-parent <path>", "cgroup under which the container's is made (default /osless)")
     .option("--runtime <name>", "OCI runtime: runc (default when installed) or crun")
     .addOption(
       new Option(
@@ -252,6 +254,7 @@ Examples:
           network: opts.network as "none" | "host" | undefined,
           tty: opts.tty,
           shmSize: opts.shmSize !== undefined ? parseMemory(opts.shmSize, "--shm-size") : undefined,
+          cgroupParent: opts.cgroupParent,
         }).finally(() => progress.stop());
         for (const w of created.warnings) io.stderr.write(`WARNING: ${w}\n`);
         if (opts.detach) {
