@@ -461,6 +461,57 @@ function finish(
   return { header, headerOffset, dataOffset: src.pos };
 }
 
+function entryEOF(header: TarHeader, headerOffset: number, remaining: number): OslessError {
+  return truncated(
+    `end of input inside the entry's data (${header.size - remaining} of ${header.size} bytes)`,
+    headerOffset,
+    header.path,
+  );
+}
+
+/**
+ * An entry of a tar stream: one object whose methods read the stream (no closures and contexts per entry: an
+ * image's every entry goes through here, and what an entry allocates tends to outlive young-generation GCs).
+ */
+class StreamEntry implements TarEntry {
+  readonly header: TarHeader;
+  readonly headerOffset: number;
+  readonly dataOffset: number;
+  /** Data bytes still in the stream. */
+  remaining: number;
+  /** False once the next entry was requested. */
+  active = true;
+  readonly #src: StreamSource;
+
+  constructor(next: TarFileEntry, src: StreamSource) {
+    this.header = next.header;
+    this.headerOffset = next.headerOffset;
+    this.dataOffset = next.dataOffset;
+    this.remaining = next.header.size;
+    this.#src = src;
+  }
+
+  async *body(): AsyncGenerator<Buffer> {
+    if (!this.active) throw new Error(`tar: body() of "${this.header.path}" requested after the next entry`);
+    if (this.header.type !== "file") return;
+    while (this.remaining > 0) {
+      const c = await this.#src.chunk(this.remaining);
+      if (c.length === 0) throw entryEOF(this.header, this.headerOffset, this.remaining);
+      this.remaining -= c.length;
+      yield c;
+    }
+  }
+
+  bodyNow(): Buffer | undefined {
+    if (!this.active)
+      throw new Error(`tar: bodyNow() of "${this.header.path}" requested after the next entry`);
+    if (this.header.type !== "file" || this.remaining === 0) return EMPTY;
+    const b = this.#src.readNow(this.remaining);
+    if (b !== undefined) this.remaining = 0;
+    return b;
+  }
+}
+
 /**
  * Read a tar stream entry by entry. Each entry's body must be consumed before the next is requested
  * (otherwise it is skipped). With `drain` (default), the source is read to EOF after end-of-archive.
@@ -478,40 +529,16 @@ export async function* readTar(
         if (opts.drain ?? true) await src.drain();
         return;
       }
+      const entry = new StreamEntry(next, src);
+      yield entry;
+      entry.active = false;
       const { header } = next;
-      const hasBody = header.type === "file";
-      let remaining = header.size; // data bytes still in the stream
-      let active = true;
-      const failEOF = () =>
-        truncated(
-          `end of input inside the entry's data (${header.size - remaining} of ${header.size} bytes)`,
-          next.headerOffset,
-          header.path,
-        );
-      const body = async function* (): AsyncGenerator<Buffer> {
-        if (!active) throw new Error(`tar: body() of "${header.path}" requested after the next entry`);
-        if (!hasBody) return;
-        while (remaining > 0) {
-          const c = await src.chunk(remaining);
-          if (c.length === 0) throw failEOF();
-          remaining -= c.length;
-          yield c;
-        }
-      };
-      const bodyNow = (): Buffer | undefined => {
-        if (!active) throw new Error(`tar: bodyNow() of "${header.path}" requested after the next entry`);
-        if (!hasBody || remaining === 0) return EMPTY;
-        const b = src.readNow(remaining);
-        if (b !== undefined) remaining = 0;
-        return b;
-      };
-      yield { ...next, body, bodyNow };
-      active = false;
+      let remaining = entry.remaining;
       if (remaining > 0) {
         if (src.skipNow(remaining)) remaining = 0;
         else {
           remaining -= await src.skip(remaining);
-          if (remaining > 0) throw failEOF();
+          if (remaining > 0) throw entryEOF(header, next.headerOffset, remaining);
         }
       }
       const pad = padding(header.size);
