@@ -313,6 +313,39 @@ program
   );
 
 program
+  .command("info")
+  .description(
+    "What this host offers containers: runtimes (and fixes their versions lack), cgroups, overlayfs",
+  )
+  .option("--json", "print JSON")
+  .addHelpText("after", "\nExamples:\n  osless info\n  osless info --json | jq .runtimes")
+  .action(
+    act(async (opts) => {
+      const { hostInfo } = await import("../runtime/info.ts");
+      const info = await hostInfo(await store());
+      if (opts.json) {
+        (await import("./output/report.ts")).printJson(io, info);
+        return 0;
+      }
+      const lines = [
+        `Store: ${info.storeRoot}`,
+        `Containers: ${info.containers.total} (${info.containers.running} running)`,
+        `Kernel: ${info.kernel} (${info.arch})`,
+        `Cgroups: ${info.cgroupMode === "hybrid" ? "v1 hybrid (v2 mounted at /sys/fs/cgroup/unified)" : info.cgroupMode}`,
+        `Container roots: ${info.overlay ? "overlayfs over shared layer snapshots" : "full copies (overlayfs unavailable here)"}`,
+        "Runtimes:",
+        ...info.runtimes.flatMap((r, i) => [
+          `  ${r.name} ${r.version}${r.commit ? ` (${r.commit})` : ""} ${r.path}${i === 0 ? " [default]" : ""}`,
+          ...r.warnings.map((w) => `    warning: ${w}`),
+        ]),
+        ...(info.runtimeError ? [`  error: ${info.runtimeError}`] : []),
+      ];
+      io.stdout.write(`${lines.join("\n")}\n`);
+      return 0;
+    }),
+  );
+
+program
   .command("inspect")
   .description("Show an image's details like `docker image inspect`")
   .argument("<image...>", "names, IDs or digests")

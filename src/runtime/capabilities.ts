@@ -133,3 +133,20 @@ export function tweakCapabilities(
   }
   return [...new Set(caps)].sort((a, b) => capabilityNumber(a)! - capabilityNumber(b)!);
 }
+
+/**
+ * The capabilities this process may give away (its bounding set, from /proc/self/status): a container cannot get
+ * more. Undefined when it cannot be read.
+ */
+export function hostBoundingSet(): Set<string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    return undefined;
+  }
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(text)?.[1];
+  if (hex === undefined) return undefined;
+  const mask = BigInt(`0x${hex}`);
+  return new Set(ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n));
+}

@@ -71,7 +71,8 @@ export interface ContainerRecord {
 }
 
 const ID_RE = /^[0-9a-f]{64}$/;
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** docker's container name pattern: two characters at least. */
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 const ADJECTIVES = [
   "brave",
@@ -210,7 +211,7 @@ export class Containers {
   ): Promise<ContainerRecord> {
     if (wantedName !== undefined && !NAME_RE.test(wantedName)) {
       throw new OslessError("E_USAGE", `invalid container name "${wantedName}"`, {
-        hint: "names start with a letter or digit and contain only [a-zA-Z0-9_.-]",
+        hint: "names have two characters or more, start with a letter or digit and contain only [a-zA-Z0-9_.-]",
       });
     }
     await mkdir(this.dir, { recursive: true });

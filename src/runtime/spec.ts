@@ -16,7 +16,7 @@ import { availableParallelism, hostname as osHostname } from "node:os";
 import { posix } from "node:path";
 import { OslessError } from "../errors.ts";
 import type { ImageConfig } from "../spec/schemas.ts";
-import { tweakCapabilities } from "./capabilities.ts";
+import { hostBoundingSet, tweakCapabilities } from "./capabilities.ts";
 import { buildEnv, DEFAULT_PATH, envValue } from "./env.ts";
 import { cleanAbsolute, parseUserMounts } from "./mounts.ts";
 import {
@@ -46,6 +46,8 @@ export interface HostFacts {
   swapAccounting: boolean;
   /** The host's name (the container's with --network host, as Docker). */
   hostname: string;
+  /** The capabilities osless itself may grant (its bounding set); undefined: unknown, no filtering. */
+  bounding?: Set<string> | undefined;
 }
 
 export interface SpecContext {
@@ -618,7 +620,17 @@ export function buildSpec(config: ImageConfig, opts: RunOptions, ctx: SpecContex
   const cwd = resolveWorkdir(config, opts, reader);
   checkCommand(args, env, cwd, reader);
 
-  const caps = tweakCapabilities(opts.capAdd, opts.capDrop);
+  // A container cannot get a capability this process lacks (root without CAP_SYS_RESOURCE on some hosts):
+  // those are left out with a warning rather than failing in the runtime.
+  const bounding = ctx.host?.bounding ?? hostBoundingSet();
+  const wanted = tweakCapabilities(opts.capAdd, opts.capDrop);
+  const caps = bounding ? wanted.filter((c) => bounding.has(c)) : wanted;
+  const missing = wanted.filter((c) => !caps.includes(c));
+  if (missing.length > 0) {
+    warnings.push(
+      `${missing.join(", ")} left out: this host does not let osless grant ${missing.length === 1 ? "it" : "them"}`,
+    );
+  }
   let seccomp: LinuxSeccomp | undefined;
   if (security.seccomp !== "unconfined")
     seccomp = typeof ctx.seccomp === "function" ? ctx.seccomp(caps) : ctx.seccomp;

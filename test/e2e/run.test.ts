@@ -521,7 +521,7 @@ async function refused(args: string[], code: number, message: RegExp): Promise<v
   );
   assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
   assert.match(r.stderr, message);
-  assert.match(r.stderr, /hint:|Error:/);
+  assert.match(r.stderr, /hint:|error:/i);
   assert.deepEqual(containerIds(root), before, "a container was left behind");
   assert.deepEqual(runtimeTraces(), tracesBefore, "cgroups or runtime state were left behind");
   assert.deepEqual(await snapshot(join(root, "blobs")), blobs);
@@ -728,4 +728,43 @@ test("logs -f follows a detached container to its end; exec -it gets a terminal"
   } finally {
     await run(["rm", "-f", "exec-tty"]);
   }
+});
+
+test("info names the runtimes, their missing fixes, the cgroup mode and the root kind", async () => {
+  const r = await run(["info", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout) as {
+    runtimes: { name: string; version: string; warnings: string[] }[];
+    cgroupMode: string;
+    overlay: boolean;
+  };
+  assert.equal(info.runtimes[0]!.name, "runc");
+  const runcVersion = (await import("node:child_process")).execFileSync(
+    needTool("runc", "runc"),
+    ["--version"],
+    { encoding: "utf8" },
+  );
+  assert.equal(info.runtimes[0]!.version, /version (\S+)/.exec(runcVersion)![1]);
+  assert.equal(
+    info.cgroupMode,
+    existsSync("/sys/fs/cgroup/cgroup.controllers")
+      ? "v2"
+      : existsSync("/sys/fs/cgroup/unified/cgroup.controllers")
+        ? "hybrid"
+        : "v1",
+  );
+  assert.equal(info.overlay, true);
+  const text = await run(["info"]);
+  assert.match(text.stdout, /^Runtimes:\n {2}runc \S+ .*\[default\]$/m);
+});
+
+test("flags: --cap-add ALL gives what this host can grant, with a warning; bad flags exit 125; -t needs a terminal", async () => {
+  const own = statusField(readFileSync("/proc/self/status", "utf8"), "CapBnd");
+  const all = await run(["run", "--rm", "--cap-add", "ALL", "busybox", "cat", "/proc/self/status"]);
+  assert.equal(all.code, 0, all.stderr);
+  assert.equal(statusField(all.stdout, "CapEff"), own);
+  if (own !== "000001ffffffffff") assert.match(all.stderr, /WARNING: .*left out/);
+  await refused(["run", "-p", "80:80", "busybox", "true"], 125, /unknown option/);
+  await refused(["run", "-t", "busybox", "true"], 125, /not a TTY/);
+  await refused(["run", "--name", "x", "busybox", "true"], 125, /invalid container name/);
 });

@@ -72,6 +72,11 @@ interface RunFlags {
   json?: boolean;
 }
 
+/** Bad flags of run and exec exit 125 as docker's do (the container's own statuses keep 1, 2, ...). */
+function dockerUsageExit(err: { exitCode: number }): never {
+  process.exit(err.exitCode === 0 ? 0 : 125);
+}
+
 /** Run an action whose failures exit with docker run's 125/126/127 instead of osless's usual statuses. */
 function actRun<A extends unknown[]>(ctx: CommandContext, fn: (...args: A) => Promise<number>) {
   return async (...args: A) => {
@@ -107,6 +112,7 @@ export function registerRunCommands(program: Command, ctx: CommandContext): void
   program
     .command("run")
     .description("Run a command in a new container: an isolated, restricted process on this host's kernel")
+    .exitOverride(dockerUsageExit)
     .argument("<image>", "image name, ID or digest in the store (pulled when missing, see --pull)")
     .argument("[command...]", "command and arguments (replace the image's CMD)")
     .passThroughOptions()
@@ -115,7 +121,10 @@ export function registerRunCommands(program: Command, ctx: CommandContext): void
     .option("-i, --interactive", "keep stdin open")
     .option("-t, --tty", "allocate a pseudo-terminal")
     .option("--rm", "remove the container when it exits")
-    .option("--entrypoint <cmd>", 'override the image\'s ENTRYPOINT ("" clears it)')
+    .option(
+      "--entrypoint <cmd>",
+      "override the image's ENTRYPOINT; as with docker, the image's CMD is dropped too (\"\" clears both)",
+    )
     .option(
       "-e, --env <K=V>",
       "set an environment variable (K alone takes this shell's value); repeatable",
@@ -182,7 +191,7 @@ Examples:
   osless run --rm hello                               # the article's static hello: FROM scratch + one binary
   osless run --rm -it busybox sh                      # a shell with a terminal
   osless run --rm -e GREETING=hi -w /tmp -u nobody busybox sh -c 'echo $GREETING; pwd; id'
-  osless run -d --name web busybox httpd -f -p 8080   # detached; see osless logs web, osless top web
+  osless run -d --name ticker busybox sh -c 'while :; do date; sleep 1; done'   # see osless logs -f ticker
   osless run --rm --memory 64m --pids-limit 32 --cap-drop ALL debian cat /etc/os-release
   osless run --rm -v /srv/data:/data:ro --read-only busybox ls /data`,
     )
@@ -201,7 +210,8 @@ Examples:
             },
           );
         }
-        if (opts.interactive && opts.tty && !process.stdin.isTTY) {
+        if (opts.tty && !process.stdin.isTTY) {
+          // The runtime makes the container's terminal from this one: there must be one.
           throw new OslessError("E_USAGE", "the input device is not a TTY", {
             hint: "drop -t when stdin is a pipe or file (keep -i to pass stdin through)",
           });
@@ -290,6 +300,7 @@ Examples:
   program
     .command("exec")
     .description("Run a command in a running container")
+    .exitOverride(dockerUsageExit)
     .argument("<container>", "name or ID (prefix)")
     .argument("<command...>", "command and arguments")
     .passThroughOptions()
@@ -335,7 +346,10 @@ Examples:
             container,
             {
               args: command,
-              env: opts.env?.map((e) => (e.includes("=") ? e : `${e}=${process.env[e] ?? ""}`)),
+              // docker's rule, as for run: `-e K` takes this shell's K, and sets nothing when it has none.
+              env: opts.env
+                ?.filter((e) => e.includes("=") || process.env[e] !== undefined)
+                .map((e) => (e.includes("=") ? e : `${e}=${process.env[e]}`)),
               workdir: opts.workdir,
               user,
               tty: opts.tty,
