@@ -353,7 +353,18 @@ test("errors: a missing layer directory, an unwritable output; a failed export l
   assert.deepEqual(readdirSync(base), ["rootfs"]);
   await assert.rejects(
     exportTree({ layers: [root], overlay: false, mutableTop: false }, join(base, "no/such/dir/o.tar")),
-    (e: Error & { code?: string; hint?: string }) => e.code === "E_IO" && /does not exist/.test(e.hint ?? ""),
+    (e: Error & { code?: string; hint?: string }) =>
+      e.code === "E_IO" && /no\/such\/dir does not exist/.test(e.hint ?? ""),
+  );
+  await assert.rejects(
+    exportTree({ layers: [root], overlay: false, mutableTop: false }, join(root, "f/o.tar")),
+    (e: Error & { code?: string; hint?: string }) =>
+      e.code === "E_IO" && /ENOTDIR/.test(e.message) && /is not a directory/.test(e.hint ?? ""),
+  );
+  await assert.rejects(
+    exportTree({ layers: [root], overlay: false, mutableTop: false }, "/proc/o.tar"),
+    (e: Error & { code?: string; hint?: string }) =>
+      e.code === "E_IO" && /does not take new files/.test(e.hint ?? ""),
   );
   await assert.rejects(
     exportTree({ layers: [root], overlay: false, mutableTop: false }, base),

@@ -591,12 +591,15 @@ export async function exportTree(
     });
   }
   const part = join(dirname(out), `.${basename(out)}.${process.pid}.osless-export.part`);
-  const fh = await open(part, "wx", 0o644).catch((e: NodeJS.ErrnoException) => {
+  const fh = await open(part, "wx", 0o644).catch(async (e: NodeJS.ErrnoException) => {
+    const parent = await stat(dirname(out)).catch(() => undefined);
     throw new OslessError("E_IO", `cannot write the archive to ${out}: ${e.code ?? e.message}`, {
       hint:
-        e.code === "ENOENT"
-          ? "its directory does not exist; create it or choose another path"
-          : "check that its directory exists and is writable",
+        parent === undefined
+          ? `the directory ${dirname(out)} does not exist; create it or choose another path`
+          : !parent.isDirectory()
+            ? `${dirname(out)} is not a directory; choose another path`
+            : `${dirname(out)} does not take new files (permissions, a read-only or special filesystem); choose another path`,
       cause: e,
       details: { path: out },
     });

@@ -42,12 +42,19 @@ Examples:
         const what = opts.output
           ? `${opts.output} was not written`
           : "the archive written to stdout is incomplete";
-        await interruptible(what, (signal) =>
-          exportContainer(s, container, opts.output ?? io.stdout, {
-            signal,
-            onWarning: (w) => io.stderr.write(`warning: ${w.message}\n`),
-          }),
-        );
+        try {
+          await interruptible(what, (signal) =>
+            exportContainer(s, container, opts.output ?? io.stdout, {
+              signal,
+              onWarning: (w) => io.stderr.write(`warning: ${w.message}\n`),
+            }),
+          );
+        } catch (e) {
+          // The reader of stdout went away (`osless export c | head`): end as a process killed by SIGPIPE does,
+          // quietly with 128 + 13, as tar and docker export do in a pipeline.
+          if (opts.output === undefined && (e as NodeJS.ErrnoException).code === "EPIPE") return 141;
+          throw e;
+        }
         return 0;
       }),
     );
