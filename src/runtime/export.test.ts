@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { isUtf8 } from "node:buffer";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
   type BigIntStats,
@@ -379,4 +379,37 @@ test("errors: a missing layer directory, an unwritable output; a failed export l
     }),
   );
   assert.deepEqual(readdirSync(base), ["rootfs"]);
+});
+
+test("a mutable top layer that changes all the time: every export completes and GNU tar reads it", async () => {
+  const tar = needTool("tar", "tar");
+  const base = await tmpdir("export-churn");
+  const { upper, l1, l2 } = await layers(base);
+  // Files appended to, rewritten over the in-memory limit, replaced, hard linked, directories removed and made.
+  const churn = spawn(
+    "sh",
+    [
+      "-c",
+      `cd "$1"; i=0; while :; do i=$((i+1)); echo $i >> log; head -c 9000000 /dev/zero > big; rm -rf d; mkdir -p d/e; echo f > d/e/f; rm -f f; echo $i > f; ln -f f g; rm -f a/x; echo $i > a/x; done`,
+      "sh",
+      upper,
+    ],
+    { stdio: "ignore" },
+  );
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 8; i++) {
+      const out = join(base, `churn-${i}.tar`);
+      await exportTree({ layers: [upper, l1, l2], overlay: true, mutableTop: true, spoolDir: base }, out);
+      const list = execFileSync(tar, ["-tvf", out], { encoding: "utf8" });
+      assert.match(list, / opq\/new$/m);
+      for (const m of list.matchAll(/^-\S+ \S+ +(\d+) .* big$/gm)) assert.ok(Number(m[1]) <= 9_000_000);
+    }
+  } finally {
+    churn.kill("SIGKILL");
+  }
+  assert.deepEqual(
+    readdirSync(base).filter((n) => n.startsWith(".export-")),
+    [],
+  );
 });

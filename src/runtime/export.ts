@@ -21,11 +21,11 @@
  * overlayfs's own.
  *
  * A running container's writable layer may change while it is read: the export is then a snapshot taken file by
- * file, not at one instant (as docker export of a running container). Each of its files is read exactly once
- * and its size in the tar is what was read (files up to 8 MiB in memory, larger ones through a temporary copy
- * beside the container's upper dir); a file or directory that vanishes meanwhile is left out. The image's layer
- * snapshots never change, and neither does a stopped container's layer: a file of those that changes size while
- * it is read is an error (E_SIZE_MISMATCH).
+ * file, not at one instant (as docker export of a running container). Each of its files is read exactly once,
+ * up to the size it had when opened, and its size in the tar is what was read (files up to 8 MiB in memory,
+ * larger ones through a temporary copy beside the container's upper dir); a file or directory that vanishes
+ * meanwhile is left out. The image's layer snapshots never change, and neither does a stopped container's layer:
+ * a file of those that changes size while it is read is an error (E_SIZE_MISMATCH).
  */
 import { isUtf8 } from "node:buffer";
 import {
@@ -337,11 +337,15 @@ async function* readExactly(
   if (readSync(fd, Buffer.allocUnsafe(1), 0, 1, pos) > 0) throw sizeChanged(host, size, "grew");
 }
 
-/** All of `fd` from `pos` on, in chunks, until end of file. */
-async function* readAll(fd: number, pos: number, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-  for (;;) {
+/**
+ * At most `max` bytes of `fd` from the start, fewer when it ends first: a file that is appended to all the time
+ * (a log) is still read to an end.
+ */
+async function* readUpTo(fd: number, max: number, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  let pos = 0;
+  while (pos < max) {
     signal?.throwIfAborted();
-    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, max - pos));
     const n = readSync(fd, buf, 0, buf.length, pos);
     if (n === 0) return;
     pos += n;
@@ -509,11 +513,12 @@ export async function* exportItems(
             body = readExactly(fd, size, e.host, signal);
             break;
           }
-          // Read once; the size written is what was read.
+          // Read once, up to the size it had when opened (bytes appended since are left out) or its end if it
+          // shrank meanwhile; the size written is what was read.
           const chunks: Buffer[] = [];
           let size = 0;
           let spool: { fd: number; path: string } | undefined;
-          for await (const c of readAll(fd, 0, signal)) {
+          for await (const c of readUpTo(fd, Number(fst.size), signal)) {
             if (spool === undefined && size + c.length <= MEMORY_READ_MAX) {
               chunks.push(c);
             } else {

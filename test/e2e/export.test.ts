@@ -480,6 +480,30 @@ test("a running container: the archive equals what the container sees of itself 
   assert.ok(existsSync(join(x, "srv/ready")));
 });
 
+test("a container writing all the time while it is exported: every export completes, GNU tar reads it", async () => {
+  const churn =
+    "i=0; while :; do i=$((i+1)); echo $i >> /log; head -c 9000000 /dev/zero > /big; rm -rf /d; mkdir -p /d/e; " +
+    "echo $i > /d/e/f; rm -f /f; echo $i > /f; ln -f /f /g; rm -f /srv/links/a; echo $i > /srv/links/a; done";
+  const run = await cli(["run", "-d", "--name", "exp-churn", "exp", "sh", "-c", churn]);
+  assert.equal(run.code, 0, run.stderr);
+  containers.push("exp-churn");
+  for (let i = 0; ; i++) {
+    if ((await cli(["exec", "exp-churn", "test", "-f", "/big"])).code === 0) break;
+    assert.ok(i < 100, "the loop did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const dir = await tmpdir("export-churn");
+  for (let i = 0; i < 3; i++) {
+    const file = join(dir, `churn-${i}.tar`);
+    const r = await cli(["export", "-o", file, "exp-churn"]);
+    assert.equal(r.code, 0, r.stderr);
+    const toc = execFileSync(TAR, ["-tvf", file], { encoding: "utf8" });
+    assert.match(toc, / srv\/links2\/y link to srv\/links2\/x$/m);
+    assert.match(toc, / log$/m);
+  }
+  assert.match((await cli(["ps"])).stdout, /exp-churn/, "it ran all the while");
+});
+
 test("--rootfs copy: the archive equals the container's plain root directory and the overlay container's", async () => {
   const root = await store();
   const run = await cli(["run", "--rootfs", "copy", "--name", "exp-copy", "exp", "sh", "-c", SCRIPT]);
