@@ -183,6 +183,9 @@ function readOpaque(host: Buffer): boolean {
     );
   } catch (e) {
     if (e instanceof XattrError && (e.code === "ENODATA" || e.code === "ENOTSUP")) return false;
+    // Removed since it was listed (a running container's): it will list as empty.
+    if (e instanceof XattrError && e.code === "ENOENT") return false;
+    if (e instanceof OslessError && vanished(e)) return false;
     if (e instanceof OslessError) throw e;
     throw ioError(host, "read its xattr trusted.overlay.opaque", e);
   }
