@@ -720,8 +720,9 @@ test("logs -f follows a detached container to its end; exec -it gets a terminal"
       { width: 100, height: 20, env: { OSLESS_ROOT: root } },
     );
     await s.waitFor(/^\/ #$/m);
-    await s.type("tty; ps | grep -c 'sleep 60'\n");
-    const screen = await s.waitFor(/^1$/m);
+    // The shell joined the container: its PID 1 is the container's sleep.
+    await s.type("tty; cat /proc/1/comm\n");
+    const screen = await s.waitFor(/^sleep$/m);
     assert.match(screen, /^\/dev\/pts\/\d+$/m);
     await s.type("exit 4\n");
     assert.equal(await s.waitForExit(), 4);
