@@ -5,7 +5,17 @@
 import { existsSync } from "node:fs";
 
 // Keep in step with CONTAINER_COMMANDS in src/cli/program.ts (a test checks it).
-const CONTAINER_COMMANDS = new Set(["run", "exec", "ps", "logs", "stop", "kill", "rm", "__monitor"]);
+const CONTAINER_COMMANDS = new Set([
+  "run",
+  "exec",
+  "ps",
+  "logs",
+  "stop",
+  "kill",
+  "rm",
+  "export",
+  "__monitor",
+]);
 
 /** The command word: the first argument that is not a global option (--root DIR, --root=DIR). */
 function commandWord(argv) {

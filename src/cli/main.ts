@@ -486,5 +486,7 @@ const { registerExploreCommand } = await import("./commands/explore.ts");
 registerExploreCommand(program, { io, store, act });
 const { registerRunCommands } = await import("./commands/run.ts");
 registerRunCommands(program, { io, store, act });
+const { registerExportCommand } = await import("./commands/export.ts");
+registerExportCommand(program, { io, store, act });
 
 await parse();

@@ -69,5 +69,6 @@ export const CONTAINER_COMMANDS: readonly string[] = [
   "stop",
   "kill",
   "rm",
+  "export",
   "__monitor",
 ];

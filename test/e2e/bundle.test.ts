@@ -69,7 +69,10 @@ test("bin/osless.js sends exactly the container commands to the run bundle, whic
   const binText = await readFile(BIN, "utf8");
   const listed = /const CONTAINER_COMMANDS = new Set\((\[[^\]]*\])\)/.exec(binText)?.[1];
   assert.ok(listed, "bin/osless.js lists its container commands");
-  assert.deepEqual(JSON.parse(listed!), [...CONTAINER_COMMANDS]);
+  assert.deepEqual(
+    [...listed!.matchAll(/"([^"]+)"/g)].map((m) => m[1]),
+    [...CONTAINER_COMMANDS],
+  );
   const root = join(await tmpdir("bundle-run-"), "store");
   const help = await bin(root, ["--help"]);
   for (const c of CONTAINER_COMMANDS.filter((c) => !c.startsWith("__"))) {

@@ -14,6 +14,7 @@ export function registerExportCommand(program: Command, ctx: CommandContext): vo
     .description("Export a container's filesystem as a tar archive")
     .argument("<container>", "the container: name, ID or unique ID prefix")
     .option("-o, --output <file>", "write to a file, instead of STDOUT")
+    .option("--json", "errors as JSON (the archive itself is the output)")
     .addHelpText(
       "after",
       `
