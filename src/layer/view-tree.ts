@@ -329,21 +329,33 @@ export class Tree {
   get(path: string): TreeNode | undefined {
     if (path === ".") return this.root;
     if (path === this.#lastDirPath) return this.#lastDir;
+    const slash = path.lastIndexOf("/");
+    if (slash < 0) return this.root.children!.get(path);
+    const dir = path.slice(0, slash);
+    const parent = dir === this.#lastDirPath ? this.#lastDir : this.#walk(dir);
+    const n = parent?.children?.get(path.slice(slash + 1));
+    if (n?.children !== undefined) {
+      this.#lastDir = n;
+      this.#lastDirPath = path;
+    } else if (parent?.children !== undefined && parent !== this.#lastDir) {
+      this.#lastDir = parent;
+      this.#lastDirPath = dir;
+    }
+    return n;
+  }
+
+  /** The node at `path` (not "."), component by component from the root. */
+  #walk(path: string): TreeNode | undefined {
     let n = this.root;
     let from = 0;
     for (;;) {
       const slash = path.indexOf("/", from);
       const next = n.children?.get(slash < 0 ? path.slice(from) : path.slice(from, slash));
       if (next === undefined) return undefined;
+      if (slash < 0) return next;
       n = next;
-      if (slash < 0) break;
       from = slash + 1;
     }
-    if (n.children !== undefined) {
-      this.#lastDir = n;
-      this.#lastDirPath = path;
-    }
-    return n;
   }
 
   /** Every node, the root first, each directory before what is below it (children in map order). */
