@@ -214,6 +214,11 @@ export interface HostView {
   processes?: HostProcess[] | undefined;
   /** The first process's host ancestors, PID 1 first (depth 0) down to its parent (the runtime). */
   ancestors?: HostProcess[] | undefined;
+  /**
+   * What `ps axf` shows of it: the host's processes from PID 1 down to the container's, in tree order (the
+   * container's processes, those with a `containerPid`, below the runtime; exec'd ones below their own runtime).
+   */
+  hostTree?: HostProcess[] | undefined;
   /** The process whose namespaces are the host's: PID 1, or osless itself when PID 1's cannot be read. */
   hostReference?: { pid: number; note?: string | undefined } | undefined;
   namespaces?: NamespaceView[] | undefined;
@@ -709,12 +714,24 @@ export async function hostViewOf(store: Store, record: ContainerRecord): Promise
   });
   const mounted = rootMount(readText(`/proc/${pid}/mountinfo`) ?? "");
 
+  // ps axf's picture: every container process with its host ancestors, as one tree from PID 1.
+  const ancestors = ancestorsOf(pid);
+  const inTree = new Map<number, Omit<HostProcess, "depth">>(ancestors.map((p) => [p.pid, p]));
+  const members = new Set(procs.map((p) => p.pid));
+  for (const p of procs) {
+    inTree.set(p.pid, p);
+    if (p.pid !== pid && !members.has(p.ppid) && !inTree.has(p.ppid)) {
+      for (const a of ancestorsOf(p.pid)) if (!inTree.has(a.pid)) inTree.set(a.pid, a);
+    }
+  }
+
   return {
     ...view,
     running: true,
     rootfs: { ...rootfs, ...(mounted ? { mounted } : {}) },
     processes: processTree(procs),
-    ancestors: ancestorsOf(pid),
+    ancestors,
+    hostTree: processTree([...inTree.values()]),
     hostReference: ref,
     namespaces,
     cgroup: {

@@ -169,6 +169,19 @@ test("a detached container seen from the host: processes, namespaces, cgroup and
     assert.equal(up.at(-1)!.name, "runc");
     assert.ok(up.at(-1)!.args.includes(id));
     for (let i = 1; i < up.length; i++) assert.equal(up[i]!.ppid, up[i - 1]!.pid);
+    // ps axf's picture: one tree from PID 1 holding every container process, the exec'd one below its runc exec.
+    const tree = view.hostTree!;
+    assert.equal(tree[0]!.pid, 1);
+    assert.equal(tree.filter((p) => p.depth === 0).length, 1);
+    for (const p of procs)
+      assert.ok(
+        tree.some((t) => t.pid === p),
+        `${p} is not in the host tree`,
+      );
+    const execParent = tree.find((t) => t.pid === execd.ppid)!;
+    assert.equal(execParent.name, "runc");
+    assert.ok(execParent.args.includes("exec"));
+    assert.equal(tree.find((t) => t.pid === execd.pid)!.depth, execParent.depth + 1);
 
     // Namespaces: the container's /proc/PID/ns links, new ones for pid, mnt, uts, ipc, net.
     for (const ns of view.namespaces!) {
@@ -231,13 +244,15 @@ test("a detached container seen from the host: processes, namespaces, cgroup and
     const initRow = rows.find((r) => Number(r[1]) === pid)!;
     assert.deepEqual(initRow.slice(0, 4), ["0", String(pid), "1", String(init.ppid)]);
     assert.equal(initRow[4], 'sh -c "sleep 600 & sleep 600 & wait"');
-    const tree = top.stdout.slice(top.stdout.indexOf("On the host (ps axf)"));
-    const treeLine = (p: number) => tree.split("\n").find((l) => new RegExp(`^\\s*${p}  `).test(l));
+    const axf = top.stdout.slice(top.stdout.indexOf("On the host (ps axf)"));
+    const treeLine = (p: number) => axf.split("\n").find((l) => new RegExp(`^\\s*${p}  `).test(l));
     assert.match(treeLine(1)!, /^\s*1 {2}\S/); // PID 1 at the top, not indented
     assert.match(treeLine(init.ppid)!, /\\_ .*runc/);
     assert.match(treeLine(pid)!, /\\_ sh -c .*\[container pid 1\]$/);
     for (const s of sleeps)
       assert.match(treeLine(s.pid)!, new RegExp(`\\\\_ sleep 600 +\\[container pid ${s.containerPid}\\]$`));
+    assert.match(treeLine(execd.pid)!, /\\_ sleep 601 +\[container pid \d+, exec'd\]$/);
+    assert.match(treeLine(execd.ppid)!, /\\_ .*runc .* exec /);
     // The tree indents each level 4 columns deeper: the sleeps one level below their shell.
     const col = (l: string) => l.indexOf("\\_");
     assert.equal(col(treeLine(sleeps[0]!.pid)!), col(treeLine(pid)!) + 4);

@@ -131,32 +131,26 @@ export async function renderTop(view: HostView, width = 0): Promise<string> {
     ]),
   );
 
-  // The host's process tree, ps axf style: ancestors from PID 1, then the container's processes below the runtime.
+  // The host's process tree, ps axf style: from PID 1 down to the container's processes (below their runtime).
   out += `\nOn the host (ps axf): the container is these processes, below the runtime that started it\n`;
   const ancestors = view.ancestors ?? [];
   const first = view.container.state.pid ?? procs[0]?.pid;
-  const rows: { p: HostProcess; depth: number; mark: string }[] = ancestors.map((p) => ({
-    p,
-    depth: p.depth,
-    mark: "",
-  }));
-  const base = ancestors.length;
-  for (const p of procs) {
-    // Processes whose parent is outside the cgroup (exec'd ones) hang below the runtime's level too.
-    const started = p.depth === 0 && p.pid !== first ? `, started by PID ${p.ppid} outside it (exec)` : "";
-    rows.push({
-      p,
-      depth: base + p.depth,
-      mark: `   [container pid ${p.containerPid ?? "?"}${started}]`,
-    });
-  }
+  const members = new Set(procs.map((p) => p.pid));
+  const rows = (view.hostTree ?? []).map((p) => {
+    let mark = "";
+    if (members.has(p.pid)) {
+      const exec = p.pid !== first && !members.has(p.ppid) ? ", exec'd" : "";
+      mark = `   [container pid ${p.containerPid ?? "?"}${exec}]`;
+    }
+    return { p, depth: p.depth, mark };
+  });
   const pidWidth = Math.max(5, ...rows.map((r) => String(r.p.pid).length));
   out += `${"PID".padStart(pidWidth)}  COMMAND\n`;
   for (const r of rows) {
     const indent = r.depth === 0 ? "" : `${"    ".repeat(r.depth - 1)} \\_ `;
     const line = `${String(r.p.pid).padStart(pidWidth)}  ${indent}${commandText(r.p)}`;
     const mark = r.mark;
-    out += `${width > 0 ? cut(line + mark) : line + mark}\n`;
+    out += `${cut(line + mark)}\n`;
   }
   if (first !== undefined && ancestors.length > 0) {
     const rt = ancestors[ancestors.length - 1]!;
