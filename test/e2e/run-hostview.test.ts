@@ -303,7 +303,7 @@ test("a detached container seen from the host: processes, namespaces, cgroup and
     assert.deepEqual(image.RepoTags, ["busybox:latest"]);
     const missing = await osless(root, ["inspect", "no-such-thing"]);
     assert.equal(missing.code, 3, missing.stderr);
-    assert.match(missing.stderr, /no such container or image: no-such-thing/);
+    assert.match(missing.stderr, /no such image: no-such-thing/);
 
     // Stopped: top refuses, inspect still shows the record and the configured limits, without host facts.
     const stop = await osless(root, ["stop", "-t", "0", name]);
