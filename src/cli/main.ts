@@ -347,28 +347,53 @@ program
 
 program
   .command("inspect")
-  .description("Show an image's details like `docker image inspect`")
-  .argument("<image...>", "names, IDs or digests")
-  .option("--raw", "print the raw manifest (or index) bytes")
-  .option("--config", "print the raw config bytes")
+  .description("Show containers' or images' details as JSON (a container of that name first, then an image)")
+  .argument("<name...>", "container names or IDs, image names, IDs or digests")
+  .addOption(
+    new Option("--type <type>", "look only for containers or only for images").choices([
+      "container",
+      "image",
+    ]),
+  )
+  .option("--raw", "print the raw manifest (or index) bytes of an image")
+  .option("--config", "print the raw config bytes of an image")
   .option("--platform <os/arch[/variant]>", "platform to pick from a multi-platform image")
   .option("--json", "JSON output (the default format; accepted for symmetry)")
   .addHelpText(
     "after",
-    `\nExamples:\n  osless inspect hello\n  osless inspect --raw hello | jq .layers\n  osless inspect --config hello | jq .config.Entrypoint`,
+    `\nExamples:\n  osless inspect hello\n  osless inspect --raw hello | jq .layers\n  osless inspect --config hello | jq .config.Entrypoint\n  osless inspect web | jq '.[0].host.processes'   # a container (osless container inspect, osless top)`,
   )
   .action(
-    act(async (images, opts) => {
+    act(async (names, opts) => {
       const { inspectImage } = await import("../store/inspect.ts");
+      const { inspectContainerJson } = await import("../runtime/inspect.ts");
       const { parsePlatform } = await import("../spec/platform.ts");
+      const { OslessError } = await import("../errors.ts");
+      const imageOnly = Boolean(opts.raw || opts.config || opts.platform);
+      if (opts.type === "container" && imageOnly) {
+        throw new OslessError(
+          "E_USAGE",
+          "--raw, --config and --platform are for images, not --type container",
+        );
+      }
       const s = await store();
       const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
+      // docker's order: a container of that name first, then an image (the image-only flags mean images).
+      const containers = opts.type !== "image" && !imageOnly;
       const out = [];
-      for (const img of images) {
-        const r = await inspectImage(s, img, platform);
+      for (const name of names) {
+        if (containers) {
+          try {
+            out.push(await inspectContainerJson(s, name));
+            continue;
+          } catch (e) {
+            if (!(e instanceof OslessError && e.code === "E_NOT_FOUND") || opts.type === "container") throw e;
+          }
+        }
+        const r = await inspectImage(s, name, platform);
         if (opts.raw || opts.config) {
           io.stdout.write(opts.raw ? r.rawManifest : r.rawConfig);
-          if (!opts.raw || images.length > 1) io.stdout.write("\n");
+          if (!opts.raw || names.length > 1) io.stdout.write("\n");
           continue;
         }
         out.push(r.inspect);
@@ -486,6 +511,8 @@ const { registerExploreCommand } = await import("./commands/explore.ts");
 registerExploreCommand(program, { io, store, act });
 const { registerRunCommands } = await import("./commands/run.ts");
 registerRunCommands(program, { io, store, act });
+const { registerContainerViewCommands } = await import("./commands/container-view.ts");
+registerContainerViewCommands(program, { io, store, act });
 const { registerExportCommand } = await import("./commands/export.ts");
 registerExportCommand(program, { io, store, act });
 

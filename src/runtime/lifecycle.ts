@@ -599,7 +599,9 @@ export async function execInContainer(
   if (opts.user) args.push("--user", opts.user);
   args.push(record.id, ...opts.args);
   const [cmd, ...rest] = runtimeArgv(rt, "exec", args, { log });
-  const child = spawn(cmd!, rest, { stdio });
+  // A detached process would keep the caller's output open (and whoever reads it waiting) until it ends: it gets
+  // none, as with docker exec -d; the runtime's own errors still reach its log.
+  const child = spawn(cmd!, rest, { stdio: opts.detach ? "ignore" : stdio });
   const exited = waitRuntime(child, log, { ...record, command: opts.args }).finally(() =>
     import("node:fs/promises").then((fs) => fs.rm(log, { force: true })),
   );

@@ -769,3 +769,22 @@ test("flags: --cap-add ALL gives what this host can grant, with a warning; bad f
   await refused(["run", "-t", "busybox", "true"], 125, /not a TTY/);
   await refused(["run", "--name", "x", "busybox", "true"], 125, /invalid container name/);
 });
+
+test("exec -d returns at once and leaves the process running in the container", async () => {
+  const c = await run(["run", "-d", "--name", "exec-d", "busybox", "sleep", "60"]);
+  assert.equal(c.code, 0, c.stderr);
+  try {
+    // Had exec -d kept its output open, it would return only when `sleep 600` ends: the guard says so.
+    const d = await Promise.race([
+      run(["exec", "-d", "exec-d", "sleep", "600"]),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error("exec -d did not return while its process runs")), 60_000).unref(),
+      ),
+    ]);
+    assert.equal(d.code, 0, d.stderr);
+    const ps = await run(["exec", "exec-d", "ps", "-o", "args"]);
+    assert.match(ps.stdout, /^sleep 600$/m);
+  } finally {
+    await run(["rm", "-f", "exec-d"]);
+  }
+});
