@@ -123,7 +123,8 @@ export function ioError(abs: string, why: string, cause: unknown): OslessError {
   );
 }
 
-function kindOf(st: BigIntStats): Kind {
+/** What a path is, from its lstat. */
+export function kindOf(st: BigIntStats): Kind {
   if (st.isFile()) return "file";
   if (st.isDirectory()) return "directory";
   if (st.isSymbolicLink()) return "symlink";

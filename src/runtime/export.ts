@@ -46,10 +46,10 @@ import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { listXattrs, getXattr as readXattr, XattrError, xattrSupport } from "../_internal/xattr.ts";
 import { OslessError } from "../errors.ts";
-import { devNumbers, seconds } from "../layer/diff-fs.ts";
+import { devNumbers, kindOf, seconds } from "../layer/diff-fs.ts";
 import { printable } from "../layer/paths.ts";
 import type { Store } from "../store/layout.ts";
-import { type TarType, type TarWriteEntry, type TarWriteItem, writeTar } from "../tar/index.ts";
+import { type TarWriteEntry, type TarWriteItem, writeTar } from "../tar/index.ts";
 import { type ContainerRecord, Containers } from "./containers.ts";
 import { currentState } from "./lifecycle.ts";
 
@@ -255,16 +255,6 @@ export function readUnionDir(
 }
 
 // --- tar entries ---------------------------------------------------------------------------------------------
-
-function kindOf(st: BigIntStats): TarType | "socket" {
-  if (st.isFile()) return "file";
-  if (st.isDirectory()) return "directory";
-  if (st.isSymbolicLink()) return "symlink";
-  if (st.isCharacterDevice()) return "char";
-  if (st.isBlockDevice()) return "block";
-  if (st.isFIFO()) return "fifo";
-  return "socket";
-}
 
 /** The entry's xattrs without overlayfs's own, sorted by name; undefined when it has none. */
 function exportXattrs(

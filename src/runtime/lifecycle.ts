@@ -225,6 +225,30 @@ export interface Running {
   signal(sig: NodeJS.Signals): void;
 }
 
+/**
+ * Record that this process now supervises the container, and give the argv of `runtime run` for it (its PID into
+ * the pid file, its errors into `log`).
+ */
+async function markRunning(
+  containers: Containers,
+  rt: RuntimeInfo,
+  id: string,
+  log: string,
+): Promise<string[]> {
+  await containers.update(id, (r) => ({
+    ...r,
+    state: { status: "running", startedAt: new Date().toISOString(), monitorPid: process.pid },
+  }));
+  return runtimeArgv(
+    rt,
+    "run",
+    ["--bundle", containers.bundleDir(id), "--pid-file", pidFile(containers, id), id],
+    {
+      log,
+    },
+  );
+}
+
 function pidFile(containers: Containers, id: string): string {
   return join(containers.containerDir(id), "pid");
 }
@@ -247,16 +271,7 @@ export async function startForeground(
   const { record, runtime: rt } = created;
   const id = record.id;
   const log = runtimeLog(containers, id);
-  await containers.update(id, (r) => ({
-    ...r,
-    state: { status: "running", startedAt: new Date().toISOString(), monitorPid: process.pid },
-  }));
-  const [cmd, ...args] = runtimeArgv(
-    rt,
-    "run",
-    ["--bundle", containers.bundleDir(id), "--pid-file", pidFile(containers, id), id],
-    { log },
-  );
+  const [cmd, ...args] = await markRunning(containers, rt, id, log);
   const child = spawn(cmd!, args, { stdio });
   const exited = waitRuntime(child, log, record).then(async (status) => {
     await finish(store, rt, record, status);
@@ -428,18 +443,7 @@ export async function monitorContainer(store: Store, id: string): Promise<number
   const log = runtimeLog(containers, id);
   const out = createWriteStream(containers.logPath(id), { flags: "a" });
   const pidPath = pidFile(containers, id);
-  await containers.update(id, (r) => ({
-    ...r,
-    state: { status: "running", startedAt: new Date().toISOString(), monitorPid: process.pid },
-  }));
-  const [cmd, ...args] = runtimeArgv(
-    rt,
-    "run",
-    ["--bundle", containers.bundleDir(id), "--pid-file", pidPath, id],
-    {
-      log,
-    },
-  );
+  const [cmd, ...args] = await markRunning(containers, rt, id, log);
   const child = spawn(cmd!, args, { stdio: ["ignore", "pipe", "pipe"] });
   const writeLine = (stream: "stdout" | "stderr") => {
     let partial = "";

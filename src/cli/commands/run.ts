@@ -101,6 +101,19 @@ function forwardSignals(signal: (sig: NodeJS.Signals) => void, tty: boolean): ()
   };
 }
 
+/** The exit status of a process osless runs in the foreground, forwarding the signals osless gets meanwhile. */
+async function exitStatus(
+  running: { exited: Promise<number>; signal: (sig: NodeJS.Signals) => void },
+  tty: boolean | undefined,
+): Promise<number> {
+  const stop = forwardSignals(running.signal, Boolean(tty));
+  try {
+    return await running.exited;
+  } finally {
+    stop();
+  }
+}
+
 /** The argv that starts this osless again (for the monitor of a detached container). */
 function selfArgv(root: string): string[] {
   return [process.execPath, ...process.execArgv, process.argv[1]!, "--root", root, "__monitor"];
@@ -274,13 +287,7 @@ Examples:
           return 0;
         }
         const stdin = opts.interactive ? "inherit" : "ignore";
-        const running = await startForeground(s, created, [stdin, "inherit", "inherit"]);
-        const stop = forwardSignals(running.signal, Boolean(opts.tty));
-        try {
-          return await running.exited;
-        } finally {
-          stop();
-        }
+        return exitStatus(await startForeground(s, created, [stdin, "inherit", "inherit"]), opts.tty);
       }),
     );
 
@@ -357,12 +364,7 @@ Examples:
             },
             [opts.interactive ? "inherit" : "ignore", "inherit", "inherit"],
           );
-          const stop = forwardSignals(running.signal, Boolean(opts.tty));
-          try {
-            return await running.exited;
-          } finally {
-            stop();
-          }
+          return exitStatus(running, opts.tty);
         },
       ),
     );
