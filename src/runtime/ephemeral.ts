@@ -1,0 +1,135 @@
+/**
+ * One process on a stack of layers that is not an image yet (a build's RUN): the layers become shared snapshots,
+ * the process runs on an overlay of them with an upper dir of its own, and what it changed is left in that upper
+ * dir for the caller to turn into a layer. No container record is kept: the run lives and dies with the caller.
+ * The restrictions are a container's (namespaces, cgroup, capabilities, seccomp), as `docker build` has them.
+ */
+
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { arch, release } from "node:os";
+import { join } from "node:path";
+import { OslessError } from "../errors.ts";
+import type { LayerSource } from "../layer/source.ts";
+import type { ImageConfig } from "../spec/schemas.ts";
+import type { Store } from "../store/layout.ts";
+import {
+  emptyLowerDir,
+  lowerDirs,
+  overlayMount,
+  overlaySupported,
+  prepareSnapshots,
+  UnionRoot,
+} from "./rootfs.ts";
+import { findRuntime, runtimeArgv, runtimeCall, runtimeLogErrors, signalNumber } from "./runtime.ts";
+import { DEFAULT_PROFILE, toOciSeccomp } from "./seccomp.ts";
+import { buildSpec } from "./spec.ts";
+import type { RunOptions } from "./types.ts";
+
+export interface EphemeralOptions {
+  /** The layers below, base first. */
+  layers: LayerSource[];
+  /** The image config so far (Env, User, WorkingDir apply unless `run` overrides them). */
+  config: ImageConfig;
+  /** The process: `args` (the full argv), env, workdir, user, network. */
+  run: RunOptions;
+  runtime?: string | undefined;
+  /** Where the process's output goes (default: osless's own). */
+  stdio?: ["ignore" | "inherit", "inherit" | "pipe", "inherit" | "pipe"] | undefined;
+  /** Called with each chunk of output when stdio pipes it. */
+  onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface EphemeralResult {
+  /** The process's exit status (128 + signal when one ended it). */
+  status: number;
+  /** The overlay's upper dir: everything the process created, changed (copied up) or deleted (whiteouts). */
+  upper: string;
+  /** Mount points the runtime created in the upper dir that were not in the layers (not the process's doing). */
+  mountPoints: string[];
+  /** Remove the upper dir and everything else of the run. */
+  cleanup(): Promise<void>;
+}
+
+/** Run one process on `layers` (see the module comment). The caller must call `cleanup()`. */
+export async function runOnLayers(store: Store, opts: EphemeralOptions): Promise<EphemeralResult> {
+  const rt = findRuntime(opts.runtime);
+  const snapshotsRoot = join(store.root, "snapshots");
+  if (rt.name !== "runc" || !overlaySupported(snapshotsRoot)) {
+    throw new OslessError(
+      "E_RUNTIME",
+      "RUN needs an overlay root, which only runc on a filesystem overlayfs takes provides",
+      {
+        hint: "build with runc (the default) on a store on ext4, xfs, btrfs or tmpfs",
+      },
+    );
+  }
+  const snapshots = await prepareSnapshots(snapshotsRoot, opts.layers, { signal: opts.signal });
+  let lower = lowerDirs(snapshots);
+  if (lower.length === 0) {
+    await mkdir(emptyLowerDir(snapshotsRoot), { recursive: true });
+    lower = [emptyLowerDir(snapshotsRoot)];
+  }
+  const runs = join(store.root, "runs");
+  await mkdir(runs, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(join(runs, "run-"));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    const id = randomBytes(32).toString("hex");
+    const upper = join(dir, "upper");
+    const work = join(dir, "work");
+    const bundle = join(dir, "bundle");
+    await mkdir(upper);
+    await mkdir(work);
+    await mkdir(join(bundle, "rootfs"), { recursive: true });
+    const reader = new UnionRoot(lower, upper);
+    const ctx = { arch: arch(), kernel: release() };
+    const { spec } = buildSpec(opts.config, opts.run, {
+      id,
+      root: { path: "rootfs", readonly: false, overlay: overlayMount(lower, upper, work) },
+      reader,
+      cgroupsPath: `/osless-build/${id}`,
+      seccomp: (caps: string[]) => toOciSeccomp(DEFAULT_PROFILE, { ...ctx, caps }),
+    });
+    // Mount points that the image lacks are made by the runtime in the upper dir: not part of the step's changes.
+    // (Those inside another mount, such as /dev/pts in /dev's tmpfs, are made there, not in the upper dir.)
+    const dests = (spec.mounts ?? []).map((m) => m.destination).filter((d) => d !== "/");
+    const mountPoints = dests.filter(
+      (d) => reader.stat(d) === undefined && !dests.some((o) => o !== d && d.startsWith(`${o}/`)),
+    );
+    await writeFile(join(bundle, "config.json"), JSON.stringify(spec));
+    const log = join(dir, "runtime.log");
+    const [cmd, ...args] = runtimeArgv(rt, "run", ["--bundle", bundle, id], { log });
+    const stdio = opts.stdio ?? ["ignore", "inherit", "inherit"];
+    const child = spawn(cmd!, args, { stdio });
+    if (opts.onOutput) {
+      child.stdout?.on("data", (b: Buffer) => opts.onOutput!("stdout", b));
+      child.stderr?.on("data", (b: Buffer) => opts.onOutput!("stderr", b));
+    }
+    const onAbort = () => child.kill("SIGKILL");
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const status = await new Promise<number>((resolve, reject) => {
+      child.on("error", (e) => reject(new OslessError("E_RUNTIME", `cannot run ${rt.name}: ${e.message}`)));
+      child.on("close", (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
+    }).finally(() => opts.signal?.removeEventListener("abort", onAbort));
+    const errors = runtimeLogErrors(log);
+    if (errors.length > 0 || opts.signal?.aborted) {
+      await runtimeCall(rt, "delete", ["--force", id]);
+      opts.signal?.throwIfAborted();
+      throw new OslessError(
+        "E_RUNTIME",
+        `${rt.name} could not run ${JSON.stringify(spec.process?.args ?? [])}: ${errors.at(-1)}`,
+        {
+          hint: "the runtime's message says why",
+          details: { runtime: errors.at(-1) },
+        },
+      );
+    }
+    return { status, upper, mountPoints, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
