@@ -492,8 +492,9 @@ function canContainHeredoc(node: Node): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Flags.
 
-type FlagType = "bool" | "string" | "strings";
-const FLAG_SPECS: Record<InstructionKind, Record<string, FlagType>> = {
+export type FlagType = "bool" | "string" | "strings";
+/** The flags each instruction takes and their types (BuildKit's BFlags registrations). */
+export const FLAG_TYPES: Readonly<Record<InstructionKind, Readonly<Record<string, FlagType>>>> = {
   ADD: {
     chown: "string",
     chmod: "string",
@@ -541,7 +542,7 @@ class Flags {
     private readonly node: Node,
     file: string,
   ) {
-    const spec = FLAG_SPECS[node.kind];
+    const spec = FLAG_TYPES[node.kind];
     const names = Object.keys(spec);
     for (const w of node.flagWords) {
       const at = { file, line: w.line, column: w.column };
