@@ -513,6 +513,8 @@ const { registerRunCommands } = await import("./commands/run.ts");
 registerRunCommands(program, { io, store, act });
 const { registerContainerViewCommands } = await import("./commands/container-view.ts");
 registerContainerViewCommands(program, { io, store, act });
+const { registerBuildCommand } = await import("./commands/build.ts");
+registerBuildCommand(program, { io, store, act });
 const { registerExportCommand } = await import("./commands/export.ts");
 registerExportCommand(program, { io, store, act });
 
