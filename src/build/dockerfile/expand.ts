@@ -8,7 +8,7 @@
 
 import type { OslessError } from "../../errors.ts";
 import { dockerfileError, type Position } from "./errors.ts";
-import { heredocBody } from "./parser.ts";
+import { heredocBody, parseHeredocWord } from "./parser.ts";
 import { type EscapeChar, ShellLex, ShellLexError, type VarEnv } from "./shell-lex.ts";
 import type { Heredoc, Instruction, RunMount } from "./types.ts";
 
@@ -199,4 +199,35 @@ function literalOnly(value: string, what: string, at: Position, opts: ExpandOpti
     );
   }
   return v;
+}
+
+/**
+ * What a shell-form RUN with here-documents hands to the shell, as BuildKit decides it: `RUN <<EOF` alone runs the
+ * body as the script (`<<-` tabs stripped), or, when the body starts with `#!`, writes it to an executable file
+ * (mode 0755) and runs that; any other command line is rebuilt as `command\nbody DELIM...` for the shell to read
+ * its own here-documents. Bodies are not expanded here: the shell does that. Undefined without heredocs.
+ */
+export type RunHeredocCommand =
+  | { kind: "script"; script: string }
+  | { kind: "file"; name: string; content: string }
+  | { kind: "command"; command: string };
+
+export function runHeredocCommand(ins: Extract<Instruction, { kind: "RUN" }>): RunHeredocCommand | undefined {
+  if (ins.heredocs.length === 0 || ins.cmd.form !== "shell") return undefined;
+  const first = ins.heredocs[0] as Heredoc;
+  let single: ReturnType<typeof parseHeredocWord> = null;
+  try {
+    single = parseHeredocWord(ins.cmd.command);
+  } catch {
+    single = null;
+  }
+  if (single) {
+    const body = heredocBody(first);
+    return body.startsWith("#!")
+      ? { kind: "file", name: first.name, content: body }
+      : { kind: "script", script: body };
+  }
+  let command = ins.cmd.command;
+  for (const h of ins.heredocs) command += `\n${h.content}${h.name}`;
+  return { kind: "command", command };
 }

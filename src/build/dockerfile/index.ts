@@ -11,6 +11,8 @@ export {
   expandWord,
   expandWords,
   heredocFileContent,
+  type RunHeredocCommand,
+  runHeredocCommand,
   splitWords,
 } from "./expand.ts";
 export {

@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isOslessError } from "../../errors.ts";
-import { expandInstruction, expandWord, expandWords, heredocFileContent } from "./expand.ts";
+import {
+  expandInstruction,
+  expandWord,
+  expandWords,
+  heredocFileContent,
+  runHeredocCommand,
+} from "./expand.ts";
 import { parseDockerfile } from "./parser.ts";
 import { findStage, instructionsJson, stages, targetStage } from "./stages.ts";
 import type { Instruction } from "./types.ts";
@@ -414,5 +420,34 @@ describe("instructionsJson (osless build --print-instructions)", () => {
     assert.ok(x);
     const json = instructionsJson(df, { expanded: new Map([[env, x]]) });
     assert.deepEqual(json.stages[0]?.instructions[1]?.expanded, { pairs: [{ key: "A", value: "2" }] });
+  });
+});
+
+describe("RUN with here-documents: what the shell receives", () => {
+  const run = (text: string) =>
+    parse(`FROM x\n${text}`).instructions[1] as Extract<Instruction, { kind: "RUN" }>;
+  it("a lone heredoc is the script; a shebang makes it a file; anything else is rebuilt for the shell", () => {
+    assert.deepEqual(runHeredocCommand(run("RUN <<-EOF\n\tmkdir -p foo/bar\nEOF\n")), {
+      kind: "script",
+      script: "mkdir -p foo/bar\n",
+    });
+    assert.deepEqual(
+      runHeredocCommand(run('RUN <<EOT\n#!/usr/bin/env python\nprint("hello world")\nEOT\n')),
+      {
+        kind: "file",
+        name: "EOT",
+        content: '#!/usr/bin/env python\nprint("hello world")\n',
+      },
+    );
+    assert.deepEqual(
+      runHeredocCommand(
+        run("RUN <<FILE1 cat > file1 && <<FILE2 cat > file2\nI am\nfirst\nFILE1\nI am\nsecond\nFILE2\n"),
+      ),
+      {
+        kind: "command",
+        command: "<<FILE1 cat > file1 && <<FILE2 cat > file2\nI am\nfirst\nFILE1\nI am\nsecond\nFILE2",
+      },
+    );
+    assert.equal(runHeredocCommand(run("RUN echo hi\n")), undefined);
   });
 });
