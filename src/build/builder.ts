@@ -13,11 +13,10 @@
  * - Nothing is named until the last stage is committed: a failing build tags nothing.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { OslessError } from "../errors.ts";
 import { overlayUpperEntries } from "../layer/diff.ts";
-import type { LayerEntry } from "../layer/write.ts";
 import { runOnLayers } from "../runtime/ephemeral.ts";
 import { lowerDirs, prepareSnapshots, UnionRoot } from "../runtime/rootfs.ts";
 import type { RootReader } from "../runtime/types.ts";
@@ -26,7 +25,8 @@ import type { ContainerConfig, Descriptor, HealthConfig, HistoryEntry } from "..
 import { openImage } from "../store/images.ts";
 import { imageLayers } from "../store/layers.ts";
 import type { Store } from "../store/layout.ts";
-import { DirTree, isUrl, resolveSources, type SourceTree, UnionTree } from "./context.ts";
+import { addEntries, resolveAddSources } from "./add.ts";
+import { DirTree, resolveSources, type SourceTree, UnionTree } from "./context.ts";
 import { copyEntries, sourcesDigest } from "./copy.ts";
 import { heredocBody, parseDockerfile } from "./dockerfile/parser.ts";
 import { ShellLex, ShellLexError, type VarEnv } from "./dockerfile/shell-lex.ts";
@@ -279,12 +279,12 @@ class Builder {
     return { ...committed, steps: this.steps };
   }
 
-  async baseImage(s: Stage): Promise<StageState> {
-    const loc = s.from.loc;
-    const name = this.word(s.from.image, this.globalArgs, loc);
-    const platformText = s.from.flags.platform
-      ? this.word(s.from.flags.platform, this.globalArgs, loc)
-      : undefined;
+  /** A stage's FROM, or (`other`) an image a COPY --from names, reported at that instruction. */
+  async baseImage(s: Stage, other?: { image: string; loc: SourceLocation }): Promise<StageState> {
+    const loc = other?.loc ?? s.from.loc;
+    const name = other?.image ?? this.word(s.from.image, this.globalArgs, loc);
+    const platformText =
+      !other && s.from.flags.platform ? this.word(s.from.flags.platform, this.globalArgs, loc) : undefined;
     const platform = platformText ? parsePlatform(platformText) : hostPlatform();
     const fresh = (image: ImageState, shell = DEFAULT_SHELL): StageState => ({
       image,
@@ -394,17 +394,12 @@ class Builder {
     return m;
   }
 
-  history(ins: Instruction, text: string): HistoryEntry {
+  history(text: string): HistoryEntry {
     return { created: this.created, created_by: text, comment: "buildkit.dockerfile.v0" };
   }
 
-  meta(
-    st: StageState,
-    ins: Instruction,
-    text: string,
-    fn: (c: ContainerConfig) => ContainerConfig,
-  ): StageState {
-    return { ...st, image: withConfig(st.image, this.history(ins, text), fn) };
+  meta(st: StageState, text: string, fn: (c: ContainerConfig) => ContainerConfig): StageState {
+    return { ...st, image: withConfig(st.image, this.history(text), fn) };
   }
 
   async apply(st: StageState, ins: Instruction, s: Stage, report: BuildStepReport): Promise<StageState> {
@@ -426,7 +421,7 @@ class Builder {
       }
       case "ENV": {
         const pairs = ins.pairs.map((p) => [p.key, this.word(p.value, vars, loc)] as const);
-        return this.meta(st, ins, `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`, (c) => {
+        return this.meta(st, `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`, (c) => {
           const env = [...(c.Env ?? [])];
           for (const [k, v] of pairs) {
             const i = env.findIndex((e) => e.startsWith(`${k}=`));
@@ -440,7 +435,7 @@ class Builder {
         const pairs = ins.pairs.map(
           (p) => [this.word(p.key, vars, loc), this.word(p.value, vars, loc)] as const,
         );
-        return this.meta(st, ins, `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`, (c) => ({
+        return this.meta(st, `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`, (c) => ({
           ...c,
           Labels: { ...(c.Labels ?? {}), ...Object.fromEntries(pairs) },
         }));
@@ -449,7 +444,7 @@ class Builder {
         return {
           ...st,
           image: {
-            ...withConfig(st.image, this.history(ins, `MAINTAINER ${ins.maintainer}`)),
+            ...withConfig(st.image, this.history(`MAINTAINER ${ins.maintainer}`)),
           },
         };
       case "WORKDIR": {
@@ -460,17 +455,17 @@ class Builder {
           .split("/")
           .filter((p) => p && p !== ".")
           .join("/")}`;
-        return this.meta(st, ins, `WORKDIR ${clean}`, (c) => ({ ...c, WorkingDir: clean }));
+        return this.meta(st, `WORKDIR ${clean}`, (c) => ({ ...c, WorkingDir: clean }));
       }
       case "USER": {
         const user = this.word(ins.user, vars, loc);
-        return this.meta(st, ins, `USER ${user}`, (c) => ({ ...c, User: user }));
+        return this.meta(st, `USER ${user}`, (c) => ({ ...c, User: user }));
       }
       case "EXPOSE": {
         const ports = ins.ports
           .flatMap((p) => this.words(p, vars, loc))
           .map((p) => (p.includes("/") ? p : `${p}/tcp`));
-        return this.meta(st, ins, `EXPOSE map[${ports.map((p) => `${p}:{}`).join(" ")}]`, (c) => ({
+        return this.meta(st, `EXPOSE map[${ports.map((p) => `${p}:{}`).join(" ")}]`, (c) => ({
           ...c,
           ExposedPorts: { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(ports.map((p) => [p, {}])) },
         }));
@@ -479,28 +474,28 @@ class Builder {
         const paths = ins.paths.map((p) => this.word(p, vars, loc));
         for (const p of paths)
           if (p === "") throw errorAt(loc, "VOLUME specified can not be an empty string");
-        return this.meta(st, ins, `VOLUME [${paths.join(" ")}]`, (c) => ({
+        return this.meta(st, `VOLUME [${paths.join(" ")}]`, (c) => ({
           ...c,
           Volumes: { ...(c.Volumes ?? {}), ...Object.fromEntries(paths.map((p) => [p, {}])) },
         }));
       }
       case "STOPSIGNAL": {
         const sig = this.word(ins.signal, vars, loc);
-        return this.meta(st, ins, `STOPSIGNAL ${sig}`, (c) => ({ ...c, StopSignal: sig }));
+        return this.meta(st, `STOPSIGNAL ${sig}`, (c) => ({ ...c, StopSignal: sig }));
       }
       case "SHELL":
         return {
-          ...this.meta(st, ins, `SHELL ${JSON.stringify(ins.shell)}`, (c) => ({ ...c, Shell: ins.shell })),
+          ...this.meta(st, `SHELL ${JSON.stringify(ins.shell)}`, (c) => ({ ...c, Shell: ins.shell })),
           shell: ins.shell,
         };
       case "CMD": {
         const cmd = this.command(ins.cmd, st);
-        return this.meta(st, ins, `CMD ${JSON.stringify(cmd)}`, (c) => ({ ...c, Cmd: cmd }));
+        return this.meta(st, `CMD ${JSON.stringify(cmd)}`, (c) => ({ ...c, Cmd: cmd }));
       }
       case "ENTRYPOINT": {
         const ep = this.command(ins.cmd, st);
         // Setting ENTRYPOINT resets an inherited CMD (Docker's rule), unless this stage set CMD itself.
-        return this.meta(st, ins, `ENTRYPOINT ${JSON.stringify(ep)}`, (c) => ({ ...c, Entrypoint: ep }));
+        return this.meta(st, `ENTRYPOINT ${JSON.stringify(ep)}`, (c) => ({ ...c, Entrypoint: ep }));
       }
       case "HEALTHCHECK": {
         let hc: HealthConfig;
@@ -515,13 +510,13 @@ class Builder {
           if (f.startInterval !== undefined) hc.StartInterval = f.startInterval;
           if (f.retries !== undefined) hc.Retries = f.retries;
         }
-        return this.meta(st, ins, `HEALTHCHECK ${JSON.stringify(hc.Test)}`, (c) => ({
+        return this.meta(st, `HEALTHCHECK ${JSON.stringify(hc.Test)}`, (c) => ({
           ...c,
           Healthcheck: hc,
         }));
       }
       case "ONBUILD":
-        return this.meta(st, ins, `ONBUILD ${ins.expression}`, (c) => ({
+        return this.meta(st, `ONBUILD ${ins.expression}`, (c) => ({
           ...c,
           OnBuild: [...(c.OnBuild ?? []), ins.expression],
         }));
@@ -531,7 +526,7 @@ class Builder {
       case "ADD":
         return this.copy(st, ins, s, report, vars);
       case "RUN":
-        return this.runStep(st, ins, report, vars);
+        return this.runStep(st, ins, report);
     }
   }
 
@@ -560,10 +555,7 @@ class Builder {
       image = this.built.get(stage.index)!.image;
       label = `stage "${name}"`;
     } else {
-      const state = await this.baseImage({
-        ...s,
-        from: { ...s.from, image: name, flags: { platform: undefined } },
-      });
+      const state = await this.baseImage(s, { image: name, loc });
       image = state.image;
       label = `image ${name}`;
     }
@@ -591,85 +583,77 @@ class Builder {
       ins.kind === "COPY" && ins.flags.from !== undefined ? this.word(ins.flags.from, vars, loc) : undefined;
     const tree = from !== undefined ? await this.fromTree(from, s, loc) : this.context;
     const paths: string[] = [];
-    const inline: LayerEntry[] = [];
     const dest = this.word(ins.dest, vars, loc);
     for (const src of ins.sources) {
       if (src.kind === "heredoc") {
-        const body = src.heredoc.expand
-          ? this.word(heredocBody(src.heredoc), vars, loc)
-          : heredocBody(src.heredoc);
-        inline.push({
-          path: src.heredoc.name,
-          type: "file",
-          mode: 0o644,
-          uid: 0,
-          gid: 0,
-          mtime: this.epoch ?? Math.floor(Date.now() / 1000),
-          body: Buffer.from(body),
-        });
-      } else paths.push(...this.words(src.path, vars, loc));
+        throw errorAt(
+          loc,
+          `${kind} of a here-document is not supported yet`,
+          "write the file into the context and COPY it",
+        );
+      }
+      paths.push(...this.words(src.path, vars, loc));
     }
-    if (kind === "ADD" && paths.some(isUrl)) {
-      throw errorAt(
-        loc,
-        "ADD of a URL is not supported yet",
-        "download the file into the context and COPY it",
-      );
-    }
-    if (inline.length > 0) {
-      throw errorAt(
-        loc,
-        `${kind} of a here-document is not supported yet`,
-        "write the file into the context and COPY it",
-      );
-    }
-    const sources = resolveSources(tree, paths, { instruction: kind });
-    if (kind === "ADD" && sources.some((x) => x.archive !== undefined)) {
-      throw errorAt(
-        loc,
-        "ADD of a local archive is not supported yet",
-        "COPY the archive, or extract it into the context",
-      );
-    }
-    const flags = ins.flags;
-    const chown = flags.chown !== undefined ? this.word(flags.chown, vars, loc) : undefined;
-    const chmod = flags.chmod !== undefined ? this.word(flags.chmod, vars, loc) : undefined;
-    const digest = await sourcesDigest(sources, { sourceDateEpoch: this.epoch });
-    const text = `${kind} ${[...(chown ? [`--chown=${chown}`] : []), ...(chmod ? [`--chmod=${chmod}`] : []), ...(from !== undefined ? [`--from=${from}`] : []), ...paths, dest].join(" ")} # buildkit`;
-    const key = this.cacheKey(st, text, digest);
-    const hit = await this.cacheGet(key);
-    if (hit) {
-      report.cached = true;
-      return {
-        ...st,
-        image: stackLayer(this.store, st.image, hit.descriptor, hit.diffId, this.history(ins, text)),
+    // ADD downloads URLs and extracts local archives: their files live in a scratch directory until the layer
+    // is written.
+    const scratch = kind === "ADD" ? await mkdtemp(join(this.store.root, "ingest", "add-")) : undefined;
+    try {
+      const flags = ins.flags;
+      const sources =
+        ins.kind === "ADD"
+          ? await resolveAddSources(tree, paths, {
+              scratchDir: scratch!,
+              checksum:
+                ins.flags.checksum !== undefined ? this.word(ins.flags.checksum, vars, loc) : undefined,
+              unpack: ins.flags.unpack,
+              now: this.epoch,
+              signal: this.opts.signal,
+            })
+          : resolveSources(tree, paths, { instruction: kind });
+      const chown = flags.chown !== undefined ? this.word(flags.chown, vars, loc) : undefined;
+      const chmod = flags.chmod !== undefined ? this.word(flags.chmod, vars, loc) : undefined;
+      const digest = await sourcesDigest(sources, { sourceDateEpoch: this.epoch });
+      const text = `${kind} ${[...(chown ? [`--chown=${chown}`] : []), ...(chmod ? [`--chmod=${chmod}`] : []), ...(from !== undefined ? [`--from=${from}`] : []), ...paths, dest].join(" ")} # buildkit`;
+      const key = this.cacheKey(st, text, digest);
+      const hit = await this.cacheGet(key);
+      if (hit) {
+        report.cached = true;
+        return {
+          ...st,
+          image: stackLayer(this.store, st.image, hit.descriptor, hit.diffId, this.history(text)),
+        };
+      }
+      const root = flags.link ? undefined : await this.rootOf(st.image);
+      const copyOpts = {
+        dest,
+        workdir: st.image.config.config?.WorkingDir || "/",
+        destRoot: root?.reader,
+        chown,
+        chmod,
+        sourceDateEpoch: this.epoch,
+        now: this.epoch,
+        instruction: kind,
+        sourceArgs: paths.length,
       };
+      const entries =
+        scratch !== undefined
+          ? await addEntries(sources, { ...copyOpts, scratchDir: scratch, signal: this.opts.signal })
+          : copyEntries(sources, copyOpts);
+      const image = await addLayer(this.store, st.image, entries, this.history(text), {
+        sourceDateEpoch: this.epoch,
+        signal: this.opts.signal,
+      });
+      await this.cachePut(key, image);
+      return { ...st, image };
+    } finally {
+      if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
     }
-    const root = flags.link ? undefined : await this.rootOf(st.image);
-    const entries = copyEntries(sources, {
-      dest,
-      workdir: st.image.config.config?.WorkingDir || "/",
-      destRoot: root?.reader,
-      chown,
-      chmod,
-      sourceDateEpoch: this.epoch,
-      now: this.epoch,
-      instruction: kind,
-      sourceArgs: paths.length,
-    });
-    const image = await addLayer(this.store, st.image, entries, this.history(ins, text), {
-      sourceDateEpoch: this.epoch,
-      signal: this.opts.signal,
-    });
-    await this.cachePut(key, image);
-    return { ...st, image };
   }
 
   async runStep(
     st: StageState,
     ins: Extract<Instruction, { kind: "RUN" }>,
     report: BuildStepReport,
-    vars: Map<string, string>,
   ): Promise<StageState> {
     const loc = ins.loc;
     if (ins.flags.mounts.length > 0)
@@ -696,7 +680,7 @@ class Builder {
       report.cached = true;
       return {
         ...st,
-        image: stackLayer(this.store, st.image, hit.descriptor, hit.diffId, this.history(ins, text)),
+        image: stackLayer(this.store, st.image, hit.descriptor, hit.diffId, this.history(text)),
       };
     }
     const config = {
@@ -736,9 +720,9 @@ class Builder {
         await overlayUpperEntries(r.upper, this.opts.signal ? { signal: this.opts.signal } : {})
       ).filter((e) => ![...skip].some((m) => e.path === m || e.path.startsWith(`${m}/`)));
       if (entries.length === 0) {
-        return { ...st, image: withConfig(st.image, this.history(ins, text)) };
+        return { ...st, image: withConfig(st.image, this.history(text)) };
       }
-      const image = await addLayer(this.store, st.image, entries, this.history(ins, text), {
+      const image = await addLayer(this.store, st.image, entries, this.history(text), {
         sourceDateEpoch: this.epoch,
         signal: this.opts.signal,
       });
@@ -787,7 +771,6 @@ class Builder {
     await mkdir(join(this.store.root, "build-cache"), { recursive: true });
     const tmp = `${this.cachePath(key)}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ descriptor: layer.descriptor, diffId: layer.diffId }));
-    const { rename } = await import("node:fs/promises");
     await rename(tmp, this.cachePath(key));
   }
 }

@@ -2,7 +2,7 @@
  * `osless build`: docker build's flags mapped to `buildImage` (src/build/builder.ts). Step lines go to stderr
  * (stdout carries the image ID, or JSON), like buildah's with `-q` off.
  */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
 import { OslessError } from "../../errors.ts";
 import type { CommandContext } from "./registry.ts";
 
@@ -19,6 +19,7 @@ interface BuildFlags {
   runtime?: string;
   quiet?: boolean;
   json?: boolean;
+  pull?: string;
 }
 
 /** `type=oci|docker,dest=PATH` (docker buildx's --output), or a bare PATH for a docker archive. */
@@ -81,6 +82,12 @@ export function registerBuildCommand(program: Command, ctx: CommandContext): voi
       "also write the image: type=oci|docker,dest=PATH (or a bare PATH: a docker archive)",
     )
     .option("--print-instructions", "print the parsed Dockerfile as JSON and build nothing")
+    .addOption(
+      new Option(
+        "--pull <policy>",
+        "pull base images: missing (default: those not in the store) or never",
+      ).choices(["missing", "never"]),
+    )
     .option("--runtime <name>", "OCI runtime for RUN (runc)")
     .option("-q, --quiet", "print only the image ID")
     .option("--json", "print the result as JSON")
@@ -144,10 +151,13 @@ Examples:
           noCache: opts.cache === false,
           sourceDateEpoch,
           runtime: opts.runtime,
-          pull: async (ref) => {
-            const { pullImage } = await import("../../transfer/pull.ts");
-            await pullImage(s, ref, {});
-          },
+          pull:
+            opts.pull === "never"
+              ? undefined
+              : async (ref) => {
+                  const { pullImage } = await import("../../transfer/pull.ts");
+                  await pullImage(s, ref, {});
+                },
           log: quiet ? undefined : (line) => io.stderr.write(`${line}\n`),
           // RUN's output goes with the step lines (stderr): stdout carries only the image ID.
           output: quiet ? undefined : (_stream, chunk) => io.stderr.write(chunk),
