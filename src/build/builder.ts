@@ -30,13 +30,15 @@ import { DirTree, resolveSources, type SourceTree, UnionTree } from "./context.t
 import { copyEntries, sourcesDigest } from "./copy.ts";
 import { heredocBody, parseDockerfile } from "./dockerfile/parser.ts";
 import { ShellLex, ShellLexError, type VarEnv } from "./dockerfile/shell-lex.ts";
-import type {
-  CommandLine,
-  Dockerfile,
-  FromInstruction,
-  Instruction,
-  SourceLocation,
-} from "./dockerfile/types.ts";
+import {
+  findStage,
+  instructionsJson,
+  type Stage,
+  type Stages,
+  stages,
+  targetStage,
+} from "./dockerfile/stages.ts";
+import type { CommandLine, Dockerfile, Instruction, SourceLocation } from "./dockerfile/types.ts";
 import { loadIgnore } from "./ignore.ts";
 import {
   addLayer,
@@ -86,13 +88,6 @@ export interface BuildResult extends CommittedImage {
 
 const DEFAULT_SHELL = ["/bin/sh", "-c"];
 
-interface Stage {
-  index: number;
-  name: string | undefined;
-  from: FromInstruction;
-  instructions: Instruction[];
-}
-
 interface StageState {
   image: ImageState;
   /** ARG values visible in this stage (declared in it; globals re-declared). */
@@ -122,43 +117,14 @@ function located(e: unknown, loc: SourceLocation): unknown {
   });
 }
 
-function splitStages(df: Dockerfile): { globals: Instruction[]; stages: Stage[] } {
-  const globals: Instruction[] = [];
-  const stages: Stage[] = [];
-  for (const ins of df.instructions) {
-    if (ins.kind === "FROM") {
-      stages.push({ index: stages.length, name: ins.stageName, from: ins, instructions: [] });
-    } else if (stages.length === 0) {
-      if (ins.kind !== "ARG")
-        throw errorAt(ins.loc, `${ins.kind} before the first FROM: only ARG may come before FROM`);
-      globals.push(ins);
-    } else stages[stages.length - 1]!.instructions.push(ins);
-  }
-  if (stages.length === 0) {
-    throw new OslessError(
-      "E_USAGE",
-      `${df.file}: no FROM instruction: a Dockerfile starts with FROM (after ARGs)`,
-      {
-        hint: "add FROM scratch or FROM <image>",
-      },
-    );
-  }
-  const seen = new Map<string, Stage>();
-  for (const s of stages) {
-    if (s.name === undefined) continue;
-    if (seen.has(s.name)) throw errorAt(s.from.loc, `duplicate stage name "${s.name}"`);
-    seen.set(s.name, s);
-  }
-  return { globals, stages };
-}
-
 class Builder {
   readonly store: Store;
   readonly opts: BuildOptions;
   readonly lex: ShellLex;
   readonly df: Dockerfile;
   readonly stages: Stage[];
-  readonly globalArgs = new Map<string, string>();
+  readonly globalArgs: Map<string, string>;
+  readonly parsed: Stages;
   readonly built = new Map<number, StageState>();
   readonly steps: BuildStepReport[] = [];
   readonly epoch: number | undefined;
@@ -174,18 +140,11 @@ class Builder {
     this.lex = new ShellLex({ escape: df.directives.escape });
     this.epoch = opts.sourceDateEpoch;
     this.buildArgs = new Map(Object.entries(opts.buildArgs ?? {}));
-    const { globals, stages } = splitStages(df);
-    this.stages = stages;
-    for (const g of globals) {
-      if (g.kind !== "ARG") continue;
-      for (const d of g.definitions) {
-        const v =
-          this.buildArgs.get(d.key) ??
-          (d.value !== undefined ? this.word(d.value, this.globalArgs, g.loc) : undefined);
-        if (this.buildArgs.has(d.key)) this.usedBuildArgs.add(d.key);
-        if (v !== undefined) this.globalArgs.set(d.key, v);
-      }
-    }
+    const parsed = stages(df, { buildArgs: this.buildArgs });
+    this.parsed = parsed;
+    this.stages = parsed.stages;
+    this.globalArgs = parsed.globalEnv;
+    for (const g of parsed.globalArgs) if (this.buildArgs.has(g.key)) this.usedBuildArgs.add(g.key);
   }
 
   log(line: string): void {
@@ -223,11 +182,7 @@ class Builder {
   }
 
   stageByName(name: string): Stage | undefined {
-    const lower = name.toLowerCase();
-    return (
-      this.stages.find((s) => s.name === lower) ??
-      (/^\d+$/.test(name) ? this.stages[Number(name)] : undefined)
-    );
+    return findStage(this.parsed, name);
   }
 
   /** The stages the target needs, in order (FROM <stage> and COPY --from=<stage> make dependencies). */
@@ -236,8 +191,7 @@ class Builder {
     const visit = (s: Stage) => {
       if (need.has(s.index)) return;
       need.add(s.index);
-      const base = this.stageByName(this.word(s.from.image, this.globalArgs, s.from.loc));
-      if (base && base.index < s.index) visit(base);
+      if (s.baseStage !== undefined) visit(this.stages[s.baseStage]!);
       for (const ins of s.instructions) {
         if (ins.kind === "COPY" && ins.flags.from !== undefined) {
           const dep = this.stageByName(ins.flags.from);
@@ -250,15 +204,7 @@ class Builder {
   }
 
   async run(): Promise<BuildResult> {
-    const target =
-      this.opts.target !== undefined
-        ? this.stageByName(this.opts.target)
-        : this.stages[this.stages.length - 1]!;
-    if (!target) {
-      throw new OslessError("E_NOT_FOUND", `${this.df.file}: no stage named "${this.opts.target}"`, {
-        hint: `the stages are: ${this.stages.map((s, i) => s.name ?? String(i)).join(", ")}`,
-      });
-    }
+    const target = targetStage(this.parsed, this.opts.target, this.df.file);
     const stages = this.needed(target);
     let last: StageState | undefined;
     for (const [i, s] of stages.entries()) {
@@ -282,10 +228,8 @@ class Builder {
   /** A stage's FROM, or (`other`) an image a COPY --from names, reported at that instruction. */
   async baseImage(s: Stage, other?: { image: string; loc: SourceLocation }): Promise<StageState> {
     const loc = other?.loc ?? s.from.loc;
-    const name = other?.image ?? this.word(s.from.image, this.globalArgs, loc);
-    const platformText =
-      !other && s.from.flags.platform ? this.word(s.from.flags.platform, this.globalArgs, loc) : undefined;
-    const platform = platformText ? parsePlatform(platformText) : hostPlatform();
+    const name = other?.image ?? s.image;
+    const platform = !other && s.platform ? parsePlatform(s.platform) : hostPlatform();
     const fresh = (image: ImageState, shell = DEFAULT_SHELL): StageState => ({
       image,
       args: new Map(),
@@ -803,7 +747,14 @@ export async function buildImage(store: Store, opts: BuildOptions): Promise<Buil
   return new Builder(store, df, { ...opts, context }).run();
 }
 
-/** The parsed Dockerfile as `osless build --print-instructions` prints it. */
-export function parsedInstructions(text: string, file: string): Dockerfile {
-  return parseDockerfile(text, { file });
+/**
+ * The parsed Dockerfile as `osless build --print-instructions` prints it (the shape is documented in
+ * dockerfile/stages.ts `instructionsJson`), with FROM expanded from the global ARGs and `buildArgs`.
+ */
+export function parsedInstructions(
+  text: string,
+  file: string,
+  buildArgs: Record<string, string> = {},
+): unknown {
+  return instructionsJson(parseDockerfile(text, { file }), { buildArgs });
 }

@@ -248,13 +248,19 @@ test("--print-instructions prints the parsed Dockerfile as JSON and builds nothi
   const ctx = await context({ Dockerfile: 'FROM scratch\ncopy a /b\nCMD ["/b"]\n', a: "x" });
   const r = await osless(root, ["build", "--print-instructions", ctx]);
   assert.equal(r.code, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { instructions: { kind: string; loc: { line: number } }[] };
+  const j = JSON.parse(r.stdout) as {
+    stages: {
+      name: string | null;
+      instructions: { kind: string; line: number; column: number; args: string[] }[];
+    }[];
+  };
+  assert.equal(j.stages.length, 1);
   assert.deepEqual(
-    j.instructions.map((i) => [i.kind, i.loc.line]),
+    j.stages[0]!.instructions.map((i) => [i.kind, i.line, i.column, i.args]),
     [
-      ["FROM", 1],
-      ["COPY", 2],
-      ["CMD", 3],
+      ["FROM", 1, 1, ["scratch"]],
+      ["COPY", 2, 1, ["a", "/b"]],
+      ["CMD", 3, 1, ["/b"]],
     ],
   );
   assert.ok(!existsSync(join(root, "index.json")), "nothing was written");
@@ -299,7 +305,13 @@ test("bad input: file:line:col, the failing RUN's status and output, and nothing
     3,
     /Dockerfile:2:1: .*nosuch/,
   );
-  await refusedBuild(root, "FROM scratch AS a\nCOPY a.txt /\n", ["--target", "b"], 3, /no stage named "b"/);
+  await refusedBuild(
+    root,
+    "FROM scratch AS a\nCOPY a.txt /\n",
+    ["--target", "b"],
+    2,
+    /target stage "b" could not be found/,
+  );
   await refusedBuild(
     root,
     "FROM busybox\nRUN echo preparing; echo broken >&2; exit 3\n",
@@ -310,7 +322,7 @@ test("bad input: file:line:col, the failing RUN's status and output, and nothing
   );
   await refusedBuild(
     root,
-    "FROM scratch\nARG REQUIRED\nLABEL x=\"${REQUIRED:?must be set}\"\n",
+    'FROM scratch\nARG REQUIRED\nLABEL x="${REQUIRED:?must be set}"\n',
     [],
     2,
     /Dockerfile:3:1: .*must be set/,

@@ -119,7 +119,14 @@ Examples:
           const path =
             opts.file && opts.file !== "-" ? resolve(opts.file) : join(resolve(context), "Dockerfile");
           const text = dockerfileText ?? readFileSync(path, "utf8");
-          printJson(io, parsedInstructions(text, dockerfileText !== undefined ? "Dockerfile" : path));
+          printJson(
+            io,
+            parsedInstructions(
+              text,
+              dockerfileText !== undefined ? "Dockerfile" : path,
+              buildArgs(opts.buildArg),
+            ),
+          );
           return 0;
         }
         const tags = (opts.tag ?? []).map((t) => parseReference(t).toString());
