@@ -4,6 +4,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   analyze: () => import("./analyze.ts"),
+  build: () => import("./build.ts"),
   explore: () => import("./explore.ts"),
   load: () => import("./load.ts"),
   pull: () => import("./pull.ts"),

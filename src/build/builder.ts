@@ -28,7 +28,8 @@ import type { Store } from "../store/layout.ts";
 import { addEntries, resolveAddSources } from "./add.ts";
 import { DirTree, resolveSources, type SourceTree, UnionTree } from "./context.ts";
 import { copyEntries, sourcesDigest } from "./copy.ts";
-import { heredocBody, parseDockerfile } from "./dockerfile/parser.ts";
+import { heredocFileContent, runHeredocCommand } from "./dockerfile/expand.ts";
+import { parseDockerfile } from "./dockerfile/parser.ts";
 import { ShellLex, ShellLexError, type VarEnv } from "./dockerfile/shell-lex.ts";
 import {
   findStage,
@@ -527,37 +528,52 @@ class Builder {
       ins.kind === "COPY" && ins.flags.from !== undefined ? this.word(ins.flags.from, vars, loc) : undefined;
     const tree = from !== undefined ? await this.fromTree(from, s, loc) : this.context;
     const paths: string[] = [];
+    const inline: { name: string; content: string }[] = [];
     const dest = this.word(ins.dest, vars, loc);
     for (const src of ins.sources) {
-      if (src.kind === "heredoc") {
-        throw errorAt(
-          loc,
-          `${kind} of a here-document is not supported yet`,
-          "write the file into the context and COPY it",
-        );
-      }
-      paths.push(...this.words(src.path, vars, loc));
+      if (src.kind === "heredoc")
+        inline.push({ name: src.heredoc.name, content: heredocFileContent(src.heredoc, vars, loc) });
+      else paths.push(...this.words(src.path, vars, loc));
     }
     // ADD downloads URLs and extracts local archives: their files live in a scratch directory until the layer
     // is written.
-    const scratch = kind === "ADD" ? await mkdtemp(join(this.store.root, "ingest", "add-")) : undefined;
+    const scratch =
+      kind === "ADD" || inline.length > 0
+        ? await mkdtemp(join(this.store.root, "ingest", "copy-"))
+        : undefined;
     try {
       const flags = ins.flags;
-      const sources =
-        ins.kind === "ADD"
-          ? await resolveAddSources(tree, paths, {
-              scratchDir: scratch!,
-              checksum:
-                ins.flags.checksum !== undefined ? this.word(ins.flags.checksum, vars, loc) : undefined,
-              unpack: ins.flags.unpack,
-              now: this.epoch,
-              signal: this.opts.signal,
-            })
-          : resolveSources(tree, paths, { instruction: kind });
+      // Here-documents become files (0644, owned by root) read from the scratch directory.
+      const heredocSources = [];
+      if (inline.length > 0) {
+        const docs = join(scratch!, "heredocs");
+        await mkdir(docs);
+        for (const h of inline) await writeFile(join(docs, h.name), h.content, { mode: 0o644 });
+        heredocSources.push(
+          ...resolveSources(
+            new DirTree(docs, { label: "the here-documents" }),
+            inline.map((h) => h.name),
+          ),
+        );
+      }
+      const pathSources =
+        paths.length === 0
+          ? []
+          : ins.kind === "ADD"
+            ? await resolveAddSources(tree, paths, {
+                scratchDir: scratch!,
+                checksum:
+                  ins.flags.checksum !== undefined ? this.word(ins.flags.checksum, vars, loc) : undefined,
+                unpack: ins.flags.unpack,
+                now: this.epoch,
+                signal: this.opts.signal,
+              })
+            : resolveSources(tree, paths, { instruction: kind });
+      const sources = [...pathSources, ...heredocSources];
       const chown = flags.chown !== undefined ? this.word(flags.chown, vars, loc) : undefined;
       const chmod = flags.chmod !== undefined ? this.word(flags.chmod, vars, loc) : undefined;
       const digest = await sourcesDigest(sources, { sourceDateEpoch: this.epoch });
-      const text = `${kind} ${[...(chown ? [`--chown=${chown}`] : []), ...(chmod ? [`--chmod=${chmod}`] : []), ...(from !== undefined ? [`--from=${from}`] : []), ...paths, dest].join(" ")} # buildkit`;
+      const text = `${kind} ${[...(chown ? [`--chown=${chown}`] : []), ...(chmod ? [`--chmod=${chmod}`] : []), ...(from !== undefined ? [`--from=${from}`] : []), ...paths, ...inline.map((h) => `<<${h.name}`), dest].join(" ")} # buildkit`;
       const key = this.cacheKey(st, text, digest);
       const hit = await this.cacheGet(key);
       if (hit) {
@@ -577,7 +593,7 @@ class Builder {
         sourceDateEpoch: this.epoch,
         now: this.epoch,
         instruction: kind,
-        sourceArgs: paths.length,
+        sourceArgs: paths.length + inline.length,
       };
       const entries =
         scratch !== undefined
@@ -605,10 +621,15 @@ class Builder {
     let args: string[];
     if (ins.cmd.form === "exec") args = ins.cmd.args;
     else if (ins.heredocs.length > 0) {
-      if (!/^\s*<<-?["']?\w+["']?\s*$/.test(ins.cmd.command) || ins.heredocs.length !== 1) {
-        throw errorAt(loc, "RUN with a here-document other than as the whole script is not supported yet");
+      const h = runHeredocCommand(ins)!;
+      if (h.kind === "file") {
+        throw errorAt(
+          loc,
+          "RUN with a here-document that starts with #! is not supported yet",
+          "run the interpreter on a file COPY puts in place",
+        );
       }
-      args = [...st.shell, heredocBody(ins.heredocs[0]!)];
+      args = [...st.shell, h.kind === "script" ? h.script : h.command];
     } else args = [...st.shell, ins.cmd.command];
     const network = ins.flags.network === "host" ? "host" : "none";
     // Build args are the step's environment (not the image's); ENV wins over an ARG of the same name.

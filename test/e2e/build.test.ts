@@ -328,3 +328,32 @@ test("bad input: file:line:col, the failing RUN's status and output, and nothing
     /Dockerfile:3:1: .*must be set/,
   );
 });
+
+test("here-documents: COPY <<EOF writes a file (variables expanded), RUN <<EOF runs a script", async () => {
+  const root = await freshStore();
+  const { IMAGES, ociLayout } = await import("../fixtures/images.ts");
+  assert.equal(
+    (await osless(root, ["copy", "-q", `oci:${await ociLayout(IMAGES.busybox)}:latest`, "busybox"])).code,
+    0,
+  );
+  const ctx = await context({
+    Dockerfile: [
+      "FROM busybox",
+      "ENV NAME=world",
+      "COPY <<EOF /greeting",
+      "hello ${NAME}",
+      "EOF",
+      "RUN <<EOF",
+      "cat /greeting > /copied",
+      'echo "$((6*7))" >> /copied',
+      "EOF",
+      'CMD ["cat", "/copied"]',
+      "",
+    ].join("\n"),
+  });
+  const b = await osless(root, ["build", "--pull", "never", "-t", "heredocs", ctx]);
+  assert.equal(b.code, 0, b.stderr);
+  const r = await osless(root, ["run", "--rm", "heredocs"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "hello world\n42\n");
+});
