@@ -4,6 +4,14 @@
  * modules so `--help` stays fast.
  */
 import { Option } from "@commander-js/extra-typings";
+import { registerAnalyzeCommand } from "./commands/analyze.ts";
+import { registerBuildCommand } from "./commands/build.ts";
+import { registerContainerViewCommands } from "./commands/container-view.ts";
+import { registerDiffCommand } from "./commands/diff.ts";
+import { registerExploreCommand } from "./commands/explore.ts";
+import { registerExportCommand } from "./commands/export.ts";
+import { registerRegistryCommands } from "./commands/registry.ts";
+import { registerRunCommands } from "./commands/run.ts";
 import { reportError } from "./output/report.ts";
 import { createProgram } from "./program.ts";
 
@@ -501,21 +509,13 @@ Examples:
     }),
   );
 
-const { registerRegistryCommands } = await import("./commands/registry.ts");
 registerRegistryCommands(program, { io, store, act });
-const { registerAnalyzeCommand } = await import("./commands/analyze.ts");
 registerAnalyzeCommand(program, { io, store, act });
-const { registerDiffCommand } = await import("./commands/diff.ts");
 registerDiffCommand(program, { io, store, act });
-const { registerExploreCommand } = await import("./commands/explore.ts");
 registerExploreCommand(program, { io, store, act });
-const { registerRunCommands } = await import("./commands/run.ts");
 registerRunCommands(program, { io, store, act });
-const { registerContainerViewCommands } = await import("./commands/container-view.ts");
 registerContainerViewCommands(program, { io, store, act });
-const { registerBuildCommand } = await import("./commands/build.ts");
 registerBuildCommand(program, { io, store, act });
-const { registerExportCommand } = await import("./commands/export.ts");
 registerExportCommand(program, { io, store, act });
 
-await parse();
+void parse();

@@ -1,7 +1,7 @@
 /**
  * The `osless` program without its commands: the global options, how actions report errors and exit, and how
  * they open the store. `main.ts` adds every command; `run-main.ts` only the container commands, bundled on
- * their own (dist/osless-run.mjs) so that `osless run` loads a fraction of the CLI.
+ * their own (dist/osless-run.cjs) so that `osless run` loads a fraction of the CLI.
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import type { Store } from "../store/layout.ts";
@@ -49,12 +49,16 @@ export function createProgram() {
 
   const ctx: CommandContext = { io, store, act };
 
-  /** Parse the process's arguments and run the chosen command. */
+  /** Parse the process's arguments and run the chosen command; never rejects (errors set the exit status). */
   async function parse(): Promise<void> {
     program.hook("preAction", (_this, action) => {
       jsonErrors = Boolean((action.opts() as { json?: boolean }).json);
     });
-    await program.parseAsync(process.argv);
+    try {
+      await program.parseAsync(process.argv);
+    } catch (e) {
+      process.exitCode = reportError(io, e, jsonErrors);
+    }
   }
 
   return { program, io, store, act, ctx, parse };

@@ -10,4 +10,4 @@ import { createProgram } from "./program.ts";
 const { program, ctx, parse } = createProgram();
 registerRunCommands(program, ctx);
 registerExportCommand(program, ctx);
-await parse();
+void parse();

@@ -1,4 +1,4 @@
-// The command users run: bin/osless.js starts the one-file bundle dist/osless.mjs (built by `npm run build`, which
+// The command users run: bin/osless.js starts the one-file bundle dist/osless.cjs (built by `npm run build`, which
 // `npm test` and CI run first). The other e2e tests drive the TypeScript sources; this one checks that the bundle
 // is current and does the same work: load, push, pull, unpack, fsck.
 import assert from "node:assert/strict";
@@ -13,8 +13,8 @@ import { tmpdir } from "../fixtures/tools.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BIN = join(ROOT, "bin/osless.js");
-const BUNDLE = join(ROOT, "dist/osless.mjs");
-const RUN_BUNDLE = join(ROOT, "dist/osless-run.mjs");
+const BUNDLE = join(ROOT, "dist/osless.cjs");
+const RUN_BUNDLE = join(ROOT, "dist/osless-run.cjs");
 
 let reg: TestRegistry;
 
@@ -26,10 +26,14 @@ after(async () => {
   await reg?.stop();
 });
 
-function bin(root: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function bin(
+  root: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, OSLESS_ROOT: root, NO_COLOR: "1" },
+      env: { ...process.env, OSLESS_ROOT: root, NO_COLOR: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -112,4 +116,34 @@ test("bin/osless.js (the bundle): load, push, pull, unpack and fsck work", async
   const fsck = await bin(b, ["fsck", "--json"]);
   assert.equal(fsck.code, 0, fsck.stdout);
   assert.deepEqual((JSON.parse(fsck.stdout) as { problems: unknown[] }).problems, []);
+});
+
+test("the bundle's V8 code cache: written on the first run, used after, a bad one rewritten, a foreign one ignored", async () => {
+  const { readdirSync: ls, writeFileSync, chmodSync, readFileSync } = await import("node:fs");
+  const home = await tmpdir("bundle-cache-");
+  const root = join(await tmpdir("bundle-cache-store-"), "store");
+  const env = { XDG_CACHE_HOME: home };
+  const dir = join(home, "osless", "code-cache");
+  assert.equal((await bin(root, ["ps"], env)).code, 0);
+  const files = ls(dir);
+  assert.equal(files.length, 1);
+  assert.match(files[0]!, /^osless-run\.cjs-[0-9a-f]+$/);
+  const file = join(dir, files[0]!);
+  const first = readFileSync(file);
+  assert.ok(first.length > 10_000, "the cache holds compiled code");
+  // Used as is: a second run does not rewrite it.
+  assert.equal((await bin(root, ["ps"], env)).code, 0);
+  assert.deepEqual(readFileSync(file), first);
+  // Garbage is rejected by V8 and replaced.
+  writeFileSync(file, "not a code cache");
+  chmodSync(file, 0o600);
+  const ps = await bin(root, ["ps"], env);
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.ok(readFileSync(file).length > 10_000);
+  // A cache others could have written is not read (nor trusted): the command still runs.
+  chmodSync(file, 0o666);
+  const ignored = await bin(root, ["ps"], env);
+  assert.equal(ignored.code, 0, ignored.stderr);
+  // A cache home where nothing can be made is no cache, not a hang or an error.
+  assert.equal((await bin(root, ["ps"], { XDG_CACHE_HOME: "/proc/osless-no-cache" })).code, 0);
 });
