@@ -43,7 +43,9 @@ export type ErrorCode =
   | "E_RUNTIME_MISSING"
   | "E_CONFLICT"
   | "E_COMMAND_NOT_FOUND"
-  | "E_COMMAND_NOT_EXECUTABLE";
+  | "E_COMMAND_NOT_EXECUTABLE"
+  | "E_DOCKERFILE"
+  | "E_BUILD";
 
 export interface OslessErrorOptions {
   /** How the user can fix it, one sentence. */

@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, posix, resolve } from "node:path";
 import { OslessError } from "../errors.ts";
 import { overlayUpperEntries } from "../layer/diff.ts";
 import { runOnLayers } from "../runtime/ephemeral.ts";
@@ -28,6 +28,7 @@ import type { Store } from "../store/layout.ts";
 import { addEntries, resolveAddSources } from "./add.ts";
 import { DirTree, resolveSources, type SourceTree, UnionTree } from "./context.ts";
 import { copyEntries, sourcesDigest } from "./copy.ts";
+import { DOCKERFILE_ERROR_CODE } from "./dockerfile/errors.ts";
 import { heredocFileContent, runHeredocCommand } from "./dockerfile/expand.ts";
 import { parseDockerfile } from "./dockerfile/parser.ts";
 import { ShellLex, ShellLexError, type VarEnv } from "./dockerfile/shell-lex.ts";
@@ -91,6 +92,8 @@ const DEFAULT_SHELL = ["/bin/sh", "-c"];
 
 interface StageState {
   image: ImageState;
+  /** This stage set CMD itself (an ENTRYPOINT then keeps it; an inherited CMD is dropped, as Docker does). */
+  cmdSet?: boolean;
   /** ARG values visible in this stage (declared in it; globals re-declared). */
   args: Map<string, string>;
   shell: string[];
@@ -102,7 +105,7 @@ function errorAt(
   hint?: string,
   details?: Record<string, unknown>,
 ): OslessError {
-  return new OslessError("E_USAGE", `${loc.file}:${loc.line}:${loc.column}: ${message}`, {
+  return new OslessError(DOCKERFILE_ERROR_CODE, `${loc.file}:${loc.line}:${loc.column}: ${message}`, {
     ...(hint ? { hint } : {}),
     ...(details ? { details } : {}),
   });
@@ -141,7 +144,22 @@ class Builder {
     this.lex = new ShellLex({ escape: df.directives.escape });
     this.epoch = opts.sourceDateEpoch;
     this.buildArgs = new Map(Object.entries(opts.buildArgs ?? {}));
-    const parsed = stages(df, { buildArgs: this.buildArgs });
+    const target = hostPlatform();
+    const platform = `${target.os}/${target.architecture}${target.variant ? `/${target.variant}` : ""}`;
+    // BuildKit's predefined platform ARGs (this build's target is the host's platform).
+    const builtinArgs = {
+      TARGETPLATFORM: platform,
+      TARGETOS: target.os,
+      TARGETARCH: target.architecture,
+      TARGETVARIANT: target.variant ?? "",
+      BUILDPLATFORM: platform,
+      BUILDOS: target.os,
+      BUILDARCH: target.architecture,
+      BUILDVARIANT: target.variant ?? "",
+    };
+    const parsed = stages(df, { buildArgs: this.buildArgs, builtinArgs });
+    // SOURCE_DATE_EPOCH as a build arg sets the build's epoch (BuildKit's rule): it is used even if no ARG names it.
+    if (this.buildArgs.has("SOURCE_DATE_EPOCH")) this.usedBuildArgs.add("SOURCE_DATE_EPOCH");
     this.parsed = parsed;
     this.stages = parsed.stages;
     this.globalArgs = parsed.globalEnv;
@@ -195,7 +213,7 @@ class Builder {
       if (s.baseStage !== undefined) visit(this.stages[s.baseStage]!);
       for (const ins of s.instructions) {
         if (ins.kind === "COPY" && ins.flags.from !== undefined) {
-          const dep = this.stageByName(ins.flags.from);
+          const dep = this.stageByName(this.word(ins.flags.from, this.globalArgs, ins.loc));
           if (dep && dep.index < s.index) visit(dep);
         }
       }
@@ -385,21 +403,15 @@ class Builder {
           Labels: { ...(c.Labels ?? {}), ...Object.fromEntries(pairs) },
         }));
       }
-      case "MAINTAINER":
-        return {
-          ...st,
-          image: {
-            ...withConfig(st.image, this.history(`MAINTAINER ${ins.maintainer}`)),
-          },
-        };
+      case "MAINTAINER": {
+        const image = withConfig(st.image, this.history(`MAINTAINER ${ins.maintainer}`));
+        return { ...st, image: { ...image, config: { ...image.config, author: ins.maintainer } } };
+      }
       case "WORKDIR": {
         const dir = this.word(ins.path, vars, loc);
         const cur = st.image.config.config?.WorkingDir || "/";
-        const abs = dir.startsWith("/") ? dir : `${cur.replace(/\/$/, "")}/${dir}`;
-        const clean = `/${abs
-          .split("/")
-          .filter((p) => p && p !== ".")
-          .join("/")}`;
+        // Relative to the current one, `.` and `..` resolved, no trailing slash (Docker's filepath.Join + Clean).
+        const clean = posix.resolve(cur, dir);
         return this.meta(st, `WORKDIR ${clean}`, (c) => ({ ...c, WorkingDir: clean }));
       }
       case "USER": {
@@ -435,12 +447,17 @@ class Builder {
         };
       case "CMD": {
         const cmd = this.command(ins.cmd, st);
-        return this.meta(st, `CMD ${JSON.stringify(cmd)}`, (c) => ({ ...c, Cmd: cmd }));
+        return { ...this.meta(st, `CMD ${JSON.stringify(cmd)}`, (c) => ({ ...c, Cmd: cmd })), cmdSet: true };
       }
       case "ENTRYPOINT": {
         const ep = this.command(ins.cmd, st);
-        // Setting ENTRYPOINT resets an inherited CMD (Docker's rule), unless this stage set CMD itself.
-        return this.meta(st, `ENTRYPOINT ${JSON.stringify(ep)}`, (c) => ({ ...c, Entrypoint: ep }));
+        // Setting ENTRYPOINT drops a CMD inherited from the base (Docker's rule); one this stage set stays.
+        return this.meta(st, `ENTRYPOINT ${JSON.stringify(ep)}`, (c) => {
+          const { Cmd, ...rest } = c;
+          return st.cmdSet && Cmd !== undefined
+            ? { ...rest, Entrypoint: ep, Cmd }
+            : { ...rest, Entrypoint: ep };
+        });
       }
       case "HEALTHCHECK": {
         let hc: HealthConfig;
@@ -497,7 +514,9 @@ class Builder {
     let label: string;
     if (stage) {
       if (stage.index >= s.index) throw errorAt(loc, `COPY --from=${name}: the stage is not before this one`);
-      image = this.built.get(stage.index)!.image;
+      const built = this.built.get(stage.index);
+      if (!built) throw errorAt(loc, `COPY --from=${name}: the stage "${name}" was not built`);
+      image = built.image;
       label = `stage "${name}"`;
     } else {
       const state = await this.baseImage(s, { image: name, loc });
@@ -524,6 +543,18 @@ class Builder {
   ): Promise<StageState> {
     const loc = ins.loc;
     const kind = ins.kind;
+    const unsupported = [
+      ...(ins.flags.exclude.length > 0 ? ["--exclude"] : []),
+      ...(ins.kind === "COPY" && ins.flags.parents ? ["--parents"] : []),
+      ...(ins.kind === "ADD" && ins.flags.keepGitDir !== undefined ? ["--keep-git-dir"] : []),
+    ];
+    if (unsupported.length > 0) {
+      throw errorAt(
+        loc,
+        `${kind} ${unsupported.join(", ")} is not supported by osless yet`,
+        "drop the flag (for --exclude, use .dockerignore)",
+      );
+    }
     const from =
       ins.kind === "COPY" && ins.flags.from !== undefined ? this.word(ins.flags.from, vars, loc) : undefined;
     const tree = from !== undefined ? await this.fromTree(from, s, loc) : this.context;
@@ -539,7 +570,7 @@ class Builder {
     // is written.
     const scratch =
       kind === "ADD" || inline.length > 0
-        ? await mkdtemp(join(this.store.root, "ingest", "copy-"))
+        ? await mkdtemp(join(this.store.root, "ingest", `${process.pid}-copy-`))
         : undefined;
     try {
       const flags = ins.flags;
@@ -576,7 +607,7 @@ class Builder {
       const text = `${kind} ${[...(chown ? [`--chown=${chown}`] : []), ...(chmod ? [`--chmod=${chmod}`] : []), ...(from !== undefined ? [`--from=${from}`] : []), ...paths, ...inline.map((h) => `<<${h.name}`), dest].join(" ")} # buildkit`;
       const key = this.cacheKey(st, text, digest);
       const hit = await this.cacheGet(key);
-      if (hit) {
+      if (hit && hit !== "empty") {
         report.cached = true;
         return {
           ...st,
@@ -616,6 +647,9 @@ class Builder {
     report: BuildStepReport,
   ): Promise<StageState> {
     const loc = ins.loc;
+    if (ins.flags.security !== undefined || ins.flags.devices.length > 0) {
+      throw errorAt(loc, "RUN --security and --device are not supported by osless", "drop the flag");
+    }
     if (ins.flags.mounts.length > 0)
       throw errorAt(loc, "RUN --mount is not supported", "drop --mount; COPY what the step needs");
     let args: string[];
@@ -641,6 +675,10 @@ class Builder {
     const text = `RUN ${argText}${args.join(" ")} # buildkit`;
     const key = this.cacheKey(st, `${text}\u0000${network}`, "");
     const hit = await this.cacheGet(key);
+    if (hit === "empty") {
+      report.cached = true;
+      return { ...st, image: withConfig(st.image, this.history(text)) };
+    }
     if (hit) {
       report.cached = true;
       return {
@@ -672,7 +710,7 @@ class Builder {
     try {
       if (r.status !== 0) {
         throw new OslessError(
-          "E_USAGE",
+          "E_BUILD",
           `${loc.file}:${loc.line}:${loc.column}: RUN ${ins.cmd.form === "exec" ? JSON.stringify(args) : ins.cmd.command} failed with exit code ${r.status}${tail.length ? `; its last output:\n  ${tail.slice(-10).join("\n  ")}` : ""}`,
           {
             hint: "fix the command (its output above says why); nothing was tagged",
@@ -685,6 +723,7 @@ class Builder {
         await overlayUpperEntries(r.upper, this.opts.signal ? { signal: this.opts.signal } : {})
       ).filter((e) => ![...skip].some((m) => e.path === m || e.path.startsWith(`${m}/`)));
       if (entries.length === 0) {
+        await this.cachePutEmpty(key);
         return { ...st, image: withConfig(st.image, this.history(text)) };
       }
       const image = await addLayer(this.store, st.image, entries, this.history(text), {
@@ -717,25 +756,37 @@ class Builder {
     return join(this.store.root, "build-cache", key);
   }
 
-  async cacheGet(key: string): Promise<{ descriptor: Descriptor; diffId: `sha256:${string}` } | undefined> {
+  /** A cached step: its layer (still in the store), "empty" for a RUN that changed nothing, or undefined. */
+  async cacheGet(
+    key: string,
+  ): Promise<{ descriptor: Descriptor; diffId: `sha256:${string}` } | "empty" | undefined> {
     if (this.opts.noCache) return undefined;
-    let hit: { descriptor: Descriptor; diffId: `sha256:${string}` };
+    let hit: { descriptor: Descriptor; diffId: `sha256:${string}` } | { empty: true };
     try {
       hit = JSON.parse(await readFile(this.cachePath(key), "utf8"));
     } catch {
       return undefined;
     }
+    if ("empty" in hit) return "empty";
     // The layer must still be in the store (prune may have collected it).
     return (await this.store.hasBlob({ digest: hit.descriptor.digest, size: hit.descriptor.size }))
       ? hit
       : undefined;
   }
 
+  async cachePutEmpty(key: string): Promise<void> {
+    await this.cacheWrite(key, { empty: true });
+  }
+
   async cachePut(key: string, image: ImageState): Promise<void> {
     const layer = image.layers[image.layers.length - 1]!;
+    await this.cacheWrite(key, { descriptor: layer.descriptor, diffId: layer.diffId });
+  }
+
+  async cacheWrite(key: string, value: unknown): Promise<void> {
     await mkdir(join(this.store.root, "build-cache"), { recursive: true });
     const tmp = `${this.cachePath(key)}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ descriptor: layer.descriptor, diffId: layer.diffId }));
+    await writeFile(tmp, JSON.stringify(value));
     await rename(tmp, this.cachePath(key));
   }
 }

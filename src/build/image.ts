@@ -15,6 +15,12 @@ import type { ContainerConfig, Descriptor, HistoryEntry, ImageConfig, Manifest }
 import { entryName } from "../store/images.ts";
 import { type IndexEntry, REF_NAME, type Store } from "../store/layout.ts";
 
+const OCI_NAME: Record<string, string> = {
+  [MediaType.DOCKER_LAYER_GZIP]: MediaType.OCI_LAYER_GZIP,
+  [MediaType.DOCKER_LAYER_ZSTD]: MediaType.OCI_LAYER_ZSTD,
+  [MediaType.DOCKER_LAYER_FOREIGN_GZIP]: MediaType.OCI_LAYER_NONDIST_GZIP,
+};
+
 export interface ImageState {
   /** The config so far: `rootfs.diff_ids` and `history` follow the layers. */
   config: ImageConfig;
@@ -114,7 +120,7 @@ export async function putLayer(
   opts: AddLayerOptions = {},
 ): Promise<{ descriptor: Descriptor; diffId: Digest }> {
   await store.init();
-  const dir = await mkdtemp(join(store.root, "ingest", "layer-"));
+  const dir = await mkdtemp(join(store.root, "ingest", `${process.pid}-layer-`));
   try {
     const file = join(dir, "layer.tar.gz");
     const written = await writeLayer(entries, file, {
@@ -175,7 +181,8 @@ export async function commitImage(
     mediaType: MediaType.OCI_MANIFEST,
     config: { mediaType: MediaType.OCI_CONFIG, digest: configDigest, size: configBytes.length },
     layers: state.layers.map((l) => ({
-      mediaType: l.descriptor.mediaType,
+      // A Docker layer in an OCI manifest takes its OCI name: the same bytes.
+      mediaType: OCI_NAME[l.descriptor.mediaType] ?? l.descriptor.mediaType,
       digest: l.descriptor.digest,
       size: l.descriptor.size,
     })),

@@ -277,7 +277,7 @@ async function refusedBuild(root: string, dockerfile: string, args: string[], co
   assert.notEqual((await osless(root, ["inspect", "must-not-exist"])).code, 0);
 }
 
-test("bad input: file:line:col, the failing RUN's status and output, and nothing tagged", async () => {
+test("bad input: file:line:col, the failing RUN's status and output, exit 1 as docker build, nothing tagged", async () => {
   const root = await freshStore();
   const busybox = await (await import("../fixtures/images.ts")).ociLayout(
     (await import("../fixtures/images.ts")).IMAGES.busybox,
@@ -287,36 +287,43 @@ test("bad input: file:line:col, the failing RUN's status and output, and nothing
     root,
     "FROM scratch\nCOPPY a.txt /\n",
     [],
-    2,
+    1,
     /Dockerfile:2:1: .*COPPY.*did you mean COPY/i,
   );
-  await refusedBuild(root, "FROM scratch\nCOPY --frm=x a.txt /\n", [], 2, /Dockerfile:2:\d+: .*--frm/);
+  await refusedBuild(root, "FROM scratch\nCOPY --frm=x a.txt /\n", [], 1, /Dockerfile:2:\d+: .*--frm/);
+  await refusedBuild(
+    root,
+    "FROM scratch\nCOPY --exclude=*.log a.txt /\n",
+    [],
+    1,
+    /Dockerfile:2:1: COPY --exclude is not supported/,
+  );
   await refusedBuild(
     root,
     "FROM scratch\nCOPY ../a.txt /\n",
     [],
-    2,
+    1,
     /Dockerfile:2:1: COPY source outside the context/,
   );
   await refusedBuild(
     root,
     "FROM scratch\nCOPY --from=nosuch /x /\n",
     ["--pull", "never"],
-    3,
+    1,
     /Dockerfile:2:1: .*nosuch/,
   );
   await refusedBuild(
     root,
     "FROM scratch AS a\nCOPY a.txt /\n",
     ["--target", "b"],
-    2,
+    1,
     /target stage "b" could not be found/,
   );
   await refusedBuild(
     root,
     "FROM busybox\nRUN echo preparing; echo broken >&2; exit 3\n",
     [],
-    2,
+    1,
     // Its stdout and stderr lines both, in whichever order the two pipes delivered them.
     /Dockerfile:2:1: RUN echo preparing; echo broken >&2; exit 3 failed with exit code 3; its last output:\n {2}(preparing\n {2}broken|broken\n {2}preparing)\n/,
   );
@@ -324,7 +331,7 @@ test("bad input: file:line:col, the failing RUN's status and output, and nothing
     root,
     'FROM scratch\nARG REQUIRED\nLABEL x="${REQUIRED:?must be set}"\n',
     [],
-    2,
+    1,
     /Dockerfile:3:1: .*must be set/,
   );
 });
@@ -356,4 +363,36 @@ test("here-documents: COPY <<EOF writes a file (variables expanded), RUN <<EOF r
   const r = await osless(root, ["run", "--rm", "heredocs"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "hello world\n42\n");
+});
+
+test("Docker's config rules: ENTRYPOINT drops an inherited CMD, WORKDIR is cleaned, COPY --from takes ARGs, platform ARGs", async () => {
+  const root = await freshStore();
+  const { IMAGES, ociLayout } = await import("../fixtures/images.ts");
+  assert.equal(
+    (await osless(root, ["copy", "-q", `oci:${await ociLayout(IMAGES.busybox)}:latest`, "busybox"])).code,
+    0,
+  );
+  const ctx = await context({
+    Dockerfile: [
+      "ARG SRC=first",
+      "FROM busybox AS first",
+      "ARG TARGETARCH",
+      'RUN echo "$TARGETARCH" > /arch',
+      "FROM busybox",
+      "ARG SRC",
+      "COPY --from=${SRC} /arch /arch",
+      "WORKDIR /a/b/../c/",
+      'ENTRYPOINT ["/bin/cat"]',
+      "",
+    ].join("\n"),
+  });
+  const b = await osless(root, ["build", "--pull", "never", "-t", "rules", ctx]);
+  assert.equal(b.code, 0, b.stderr);
+  const img = await inspect(root, "rules");
+  assert.equal(img.Config.WorkingDir, "/a/c");
+  assert.equal(img.Config.Cmd, undefined, "busybox's CMD [sh] is dropped by ENTRYPOINT");
+  const r = await osless(root, ["run", "--rm", "rules", "/arch"]);
+  assert.equal(r.code, 0, r.stderr);
+  const { hostPlatform } = await import("../../src/spec/platform.ts");
+  assert.equal(r.stdout, `${hostPlatform().architecture}\n`);
 });

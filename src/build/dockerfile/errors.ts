@@ -5,7 +5,7 @@
 import { type ErrorCode, OslessError } from "../../errors.ts";
 
 /** The code every Dockerfile syntax or expansion error carries (a usage error: the input must be fixed). */
-export const DOCKERFILE_ERROR_CODE: ErrorCode = "E_USAGE";
+export const DOCKERFILE_ERROR_CODE: ErrorCode = "E_DOCKERFILE";
 
 export interface Position {
   file: string;

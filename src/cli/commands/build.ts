@@ -4,6 +4,7 @@
  */
 import { type Command, Option } from "@commander-js/extra-typings";
 import { OslessError } from "../../errors.ts";
+import { reportError } from "../output/report.ts";
 import type { CommandContext } from "./registry.ts";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -104,7 +105,7 @@ Examples:
   osless build --target builder -t app-builder .
   SOURCE_DATE_EPOCH=0 osless build -t app:repro .      # reproducible: same digest every run
   osless build --output type=oci,dest=app.tar .
-  osless build --print-instructions . | jq '.instructions[].kind'`,
+  osless build --print-instructions . | jq '.stages[].instructions[].kind'`,
     )
     .action(
       act(async (context: string, opts: BuildFlags) => {
@@ -148,27 +149,39 @@ Examples:
         const output = opts.output !== undefined ? parseOutput(opts.output) : undefined;
         const s = await ctx.store();
         const quiet = Boolean(opts.quiet || opts.json);
-        const result = await buildImage(s, {
-          context,
-          dockerfile: opts.file === "-" ? undefined : opts.file,
-          dockerfileText,
-          tags,
-          target: opts.target,
-          buildArgs: args,
-          noCache: opts.cache === false,
-          sourceDateEpoch,
-          runtime: opts.runtime,
-          pull:
-            opts.pull === "never"
-              ? undefined
-              : async (ref) => {
-                  const { pullImage } = await import("../../transfer/pull.ts");
-                  await pullImage(s, ref, {});
-                },
-          log: quiet ? undefined : (line) => io.stderr.write(`${line}\n`),
-          // RUN's output goes with the step lines (stderr): stdout carries only the image ID.
-          output: quiet ? undefined : (_stream, chunk) => io.stderr.write(chunk),
-        });
+        const { interruptible } = await import("./registry.ts");
+        let result: Awaited<ReturnType<typeof buildImage>>;
+        try {
+          result = await interruptible("nothing was tagged", (signal) =>
+            buildImage(s, {
+              context,
+              dockerfile: opts.file === "-" ? undefined : opts.file,
+              dockerfileText,
+              tags,
+              target: opts.target,
+              buildArgs: args,
+              noCache: opts.cache === false,
+              sourceDateEpoch,
+              runtime: opts.runtime,
+              pull:
+                opts.pull === "never"
+                  ? undefined
+                  : async (ref) => {
+                      const { pullImage } = await import("../../transfer/pull.ts");
+                      await pullImage(s, ref, {});
+                    },
+              log: quiet ? undefined : (line) => io.stderr.write(`${line}\n`),
+              // RUN's output goes with the step lines (stderr): stdout carries only the image ID.
+              output: quiet ? undefined : (_stream, chunk) => io.stderr.write(chunk),
+              signal,
+            }),
+          );
+        } catch (e) {
+          // docker build's convention: every failed build exits 1 (an interrupted one 130/143).
+          if (e instanceof OslessError && e.code === "E_INTERRUPTED") throw e;
+          reportError(io, e, Boolean(opts.json));
+          return 1;
+        }
         if (output) {
           const { saveImages } = await import("../../archive/save.ts");
           await saveImages(s, [tags[0] ?? result.digest], output.dest, { format: output.format });
