@@ -8,12 +8,12 @@ import type { Instruction } from "./types.ts";
 const parse = (text: string) => parseDockerfile(text, { file: "Dockerfile" });
 const only = (text: string, index = 1): Instruction => parse(text).instructions[index] as Instruction;
 
-/** Asserts an E_USAGE error whose message is exactly `Dockerfile:LINE:COL: message`. */
+/** Asserts an E_DOCKERFILE error whose message is exactly `Dockerfile:LINE:COL: message`. */
 function fails(text: string, where: string, message: string | RegExp): void {
   assert.throws(
     () => parse(text),
     (e: unknown) => {
-      assert.ok(isOslessError(e, "E_USAGE"), `not an E_USAGE OslessError: ${String(e)}`);
+      assert.ok(isOslessError(e, "E_DOCKERFILE"), `not an E_DOCKERFILE OslessError: ${String(e)}`);
       assert.ok(e.message.startsWith(`Dockerfile:${where}: `), `wrong location: ${e.message}`);
       const msg = e.message.slice(`Dockerfile:${where}: `.length);
       if (typeof message === "string") assert.equal(msg, message);

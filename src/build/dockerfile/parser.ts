@@ -1108,7 +1108,7 @@ function toInstruction(node: Node, file: string, endLine: number): Instruction {
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
- * Parses a Dockerfile. `opts.file` names it in errors. Throws OslessError (E_USAGE) `FILE:LINE:COL: ...` on
+ * Parses a Dockerfile. `opts.file` names it in errors. Throws OslessError (E_DOCKERFILE) `FILE:LINE:COL: ...` on
  * unknown instructions, bad flags, missing arguments, unterminated heredocs, bad directives, and so on.
  */
 export function parseDockerfile(text: string, opts: ParseOptions): Dockerfile {

@@ -17,7 +17,7 @@ const parse = (text: string) => parseDockerfile(text, { file: "Dockerfile" });
 
 function failsWith(fn: () => unknown, message: string): void {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(isOslessError(e, "E_USAGE"), String(e));
+    assert.ok(isOslessError(e, "E_DOCKERFILE"), String(e));
     assert.equal(e.message, message);
     return true;
   });

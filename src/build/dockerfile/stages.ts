@@ -161,7 +161,7 @@ export function findStage(st: Stages, ref: string): Stage | undefined {
   return st.stages.find((s) => s.name === name);
 }
 
-/** The stage `--target` names (the last stage without it). E_USAGE with a suggestion when there is none. */
+/** The stage `--target` names (the last stage without it). E_DOCKERFILE with a suggestion when there is none. */
 export function targetStage(st: Stages, target: string | undefined, file: string): Stage {
   if (target === undefined || target === "") return st.stages[st.stages.length - 1] as Stage;
   const s = st.stages.find((x) => x.name === target.toLowerCase());
