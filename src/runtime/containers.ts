@@ -52,6 +52,8 @@ export interface ContainerRecord {
   /** process.args as the runtime runs them. */
   command: string[];
   runtime: string;
+  /** The runtime's state directory (`--root`) the container was created under. */
+  runtimeRoot?: string | undefined;
   rootfs: {
     kind: "overlay" | "copy";
     /** Snapshot directories used as overlay lower dirs, top first. */

@@ -60,7 +60,7 @@ export async function runOnLayers(store: Store, opts: EphemeralOptions): Promise
   if (rt.name !== "runc" || !overlaySupported(snapshotsRoot)) {
     throw new OslessError(
       "E_RUNTIME",
-      "RUN needs an overlay root, which only runc on a filesystem overlayfs takes provides",
+      `RUN needs an overlay root: only runc mounts one, on a filesystem overlayfs accepts${rt.name !== "runc" ? ` (not ${rt.name})` : ""}`,
       {
         hint: "build with runc (the default) on a store on ext4, xfs, btrfs or tmpfs",
       },
@@ -74,7 +74,8 @@ export async function runOnLayers(store: Store, opts: EphemeralOptions): Promise
   }
   const runs = join(store.root, "runs");
   await mkdir(runs, { recursive: true, mode: 0o700 });
-  const dir = await mkdtemp(join(runs, "run-"));
+  // Named by this process: prune removes the run directories of processes that are gone.
+  const dir = await mkdtemp(join(runs, `${process.pid}-run-`));
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
     const id = randomBytes(32).toString("hex");
@@ -96,9 +97,14 @@ export async function runOnLayers(store: Store, opts: EphemeralOptions): Promise
     // Mount points that the image lacks are made by the runtime in the upper dir: not part of the step's changes.
     // (Those inside another mount, such as /dev/pts in /dev's tmpfs, are made there, not in the upper dir.)
     const dests = (spec.mounts ?? []).map((m) => m.destination).filter((d) => d !== "/");
-    const mountPoints = dests.filter(
-      (d) => reader.stat(d) === undefined && !dests.some((o) => o !== d && d.startsWith(`${o}/`)),
-    );
+    const made = new Set<string>();
+    for (const d of dests) {
+      if (reader.stat(d) !== undefined || dests.some((o) => o !== d && d.startsWith(`${o}/`))) continue;
+      // The mount point and the parents the runtime makes for it (/etc for /etc/resolv.conf in an image without /etc).
+      for (let p = d; p !== "/" && reader.stat(p) === undefined; p = p.slice(0, p.lastIndexOf("/")) || "/")
+        made.add(p);
+    }
+    const mountPoints = [...made].sort();
     await writeFile(join(bundle, "config.json"), JSON.stringify(spec));
     const log = join(dir, "runtime.log");
     const [cmd, ...args] = runtimeArgv(rt, "run", ["--bundle", bundle, id], { log });

@@ -660,7 +660,8 @@ export async function hostViewOf(store: Store, record: ContainerRecord): Promise
       : { copy: join(bundle, "rootfs") }),
   };
   const stateRoot =
-    process.env.OSLESS_RUNTIME_ROOT || defaultStateRoot((record.runtime as RuntimeName) ?? "runc");
+    record.runtimeRoot ??
+    (process.env.OSLESS_RUNTIME_ROOT || defaultStateRoot((record.runtime as RuntimeName) ?? "runc"));
   const view: HostView = {
     container: {
       id,

@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { arch, hostname, release } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { OslessError } from "../errors.ts";
 import type { EventSink } from "../events/index.ts";
 import { openImage } from "../store/images.ts";
@@ -31,6 +31,7 @@ import {
 } from "./rootfs.ts";
 import {
   findRuntime,
+  parseSignal,
   type RuntimeInfo,
   runtimeArgv,
   runtimeCall,
@@ -39,7 +40,7 @@ import {
   signalNumber,
 } from "./runtime.ts";
 import { DEFAULT_PROFILE, parseSeccompProfile, toOciSeccomp } from "./seccomp.ts";
-import { buildSpec, parseSecurityOpts } from "./spec.ts";
+import { buildSpec, parseSecurityOpts, resolveLoose } from "./spec.ts";
 import type { RootReader, RunOptions } from "./types.ts";
 
 export interface CreateOptions extends RunOptions {
@@ -139,6 +140,7 @@ export async function createContainer(
       created: new Date().toISOString(),
       command: [],
       runtime: rt.name,
+      runtimeRoot: rt.stateRoot,
       rootfs: {
         kind: useOverlay ? "overlay" : "copy",
         lower: useOverlay ? lowerDirs(snapshots) : undefined,
@@ -150,7 +152,7 @@ export async function createContainer(
       tty: opts.tty === true,
       detached: opts.detach === true,
       autoRemove: opts.rm === true,
-      stopSignal: cfg.config?.StopSignal ?? "SIGTERM",
+      stopSignal: stopSignalOf(cfg.config?.StopSignal),
       options: publicOptions(opts),
       state: { status: "created" },
     }),
@@ -206,6 +208,22 @@ function cgroupParent(input: string | undefined): string {
     });
   }
   return `/${parts.join("/")}`;
+}
+
+/** The image's StopSignal as the runtime takes it; one it cannot name (SIGRTMIN+3 and the like) is SIGTERM. */
+function stopSignalOf(sig: string | undefined): string {
+  if (sig === undefined || sig === "") return "SIGTERM";
+  try {
+    return parseSignal(sig, "StopSignal");
+  } catch {
+    return "SIGTERM";
+  }
+}
+
+/** The runtime of an existing container, under the state directory it was created with. */
+export function runtimeOf(record: ContainerRecord): RuntimeInfo {
+  const rt = findRuntime(record.runtime);
+  return record.runtimeRoot ? { ...rt, stateRoot: record.runtimeRoot } : rt;
 }
 
 /** The flags worth showing in inspect (file contents are replaced by their paths). */
@@ -266,23 +284,32 @@ export async function startForeground(
   store: Store,
   created: Created,
   stdio: "inherit" | ["ignore" | "inherit" | "pipe", "inherit" | "pipe", "inherit" | "pipe"] = "inherit",
+  opts: { ownProcessGroup?: boolean } = {},
 ): Promise<Running & { child: ChildProcess }> {
   const containers = new Containers(store.root);
   const { record, runtime: rt } = created;
   const id = record.id;
   const log = runtimeLog(containers, id);
   const [cmd, ...args] = await markRunning(containers, rt, id, log);
-  const child = spawn(cmd!, args, { stdio });
-  const exited = waitRuntime(child, log, record).then(async (status) => {
-    await finish(store, rt, record, status);
-    return status;
-  });
+  // Without a terminal the runtime gets a process group of its own: a Ctrl-C reaches osless alone, which
+  // forwards it once (in osless's group the runtime would get it from the terminal too, and again from osless).
+  const ownGroup = opts.ownProcessGroup === true;
+  const child = spawn(cmd!, args, { stdio, detached: ownGroup });
+  // The runtime's failure is recorded once; a failure of `finish` itself (the record removed meanwhile by
+  // `rm -f`) is not finished a second time.
+  const exited = waitRuntime(child, log, record).then(
+    async (status) => {
+      await finish(store, rt, record, status);
+      return status;
+    },
+    async (e: unknown) => {
+      await finish(store, rt, record, undefined, (e as Error).message).catch(() => {});
+      throw e;
+    },
+  );
   return {
     child,
-    exited: exited.catch(async (e) => {
-      await finish(store, rt, record, undefined, (e as Error).message);
-      throw e;
-    }),
+    exited,
     signal: (sig) => {
       // The runtime forwards the signals it receives to the container's first process.
       if (child.exitCode === null) child.kill(sig);
@@ -417,14 +444,18 @@ export async function startDetached(
       }
       return r;
     }
-    if (child.exitCode !== null && r.state.status === "created") {
-      throw new OslessError(
-        "E_RUNTIME",
-        `the monitor of container ${r.name} exited with status ${child.exitCode}`,
-      );
-    }
-    if (Date.now() > deadline) {
-      throw new OslessError("E_RUNTIME", `container ${r.name} did not start within 60 s`);
+    if ((child.exitCode !== null && r.state.status === "created") || Date.now() > deadline) {
+      // Nothing of a container that could not start is kept: the runtime's state, then the record.
+      const why =
+        child.exitCode !== null
+          ? `the monitor of container ${r.name} exited with status ${child.exitCode}`
+          : `container ${r.name} did not start within 60 s`;
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await runtimeCall(runtimeOf(r), "delete", ["--force", id]).catch(() => {});
+      await containers.remove(id);
+      throw new OslessError("E_RUNTIME", why, {
+        hint: "run it in the foreground (without -d) to see the runtime's output",
+      });
     }
     await new Promise((res) => setTimeout(res, 5));
   }
@@ -439,24 +470,36 @@ export async function monitorContainer(store: Store, id: string): Promise<number
   const containers = new Containers(store.root);
   const record = await containers.read(id);
   if (!record) throw new OslessError("E_NOT_FOUND", `no such container: ${id}`);
-  const rt = findRuntime(record.runtime);
+  const rt = runtimeOf(record);
   const log = runtimeLog(containers, id);
   const out = createWriteStream(containers.logPath(id), { flags: "a" });
   const pidPath = pidFile(containers, id);
   const [cmd, ...args] = await markRunning(containers, rt, id, log);
   const child = spawn(cmd!, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const writeLine = (stream: "stdout" | "stderr") => {
+  // Docker's json-file: one entry per line; a line longer than 16 KiB is cut into entries of that size, and the
+  // last partial line is written when the stream ends.
+  const MAX_LINE = 16 * 1024;
+  const logStream = (stream: "stdout" | "stderr", from: NodeJS.ReadableStream) => {
     let partial = "";
-    return (b: Buffer) => {
-      const text = partial + b.toString("utf8");
-      const lines = text.split("\n");
+    const entry = (log: string) =>
+      out.write(`${JSON.stringify({ log, stream, time: new Date().toISOString() })}\n`);
+    from.on("data", (b: Buffer) => {
+      const lines = (partial + b.toString("utf8")).split("\n");
       partial = lines.pop()!;
-      for (const l of lines)
-        out.write(`${JSON.stringify({ log: `${l}\n`, stream, time: new Date().toISOString() })}\n`);
-    };
+      for (const l of lines) entry(`${l}\n`);
+      while (partial.length >= MAX_LINE) {
+        entry(partial.slice(0, MAX_LINE));
+        partial = partial.slice(MAX_LINE);
+      }
+    });
+    return new Promise<void>((resolve) =>
+      from.on("end", () => {
+        if (partial) entry(partial);
+        resolve();
+      }),
+    );
   };
-  child.stdout!.on("data", writeLine("stdout"));
-  child.stderr!.on("data", writeLine("stderr"));
+  const drained = Promise.all([logStream("stdout", child.stdout!), logStream("stderr", child.stderr!)]);
   // Record the PID as soon as the runtime has written it.
   const watch = (async () => {
     for (let i = 0; i < 6000 && child.exitCode === null; i++) {
@@ -481,6 +524,7 @@ export async function monitorContainer(store: Store, id: string): Promise<number
     error = (e as Error).message;
   }
   await watch.catch(() => {});
+  await drained;
   await new Promise<void>((res) => out.end(res));
   await finish(store, rt, record, status, error, true);
   return status ?? 125;
@@ -496,7 +540,7 @@ export async function killContainer(store: Store, input: string, sig = "SIGKILL"
       hint: "`osless ps -a` shows its state",
     });
   }
-  const rt = findRuntime(record.runtime);
+  const rt = runtimeOf(record);
   const r = await runtimeCall(rt, "kill", [record.id, sig.replace(/^SIG/, "")]);
   if (
     r.status !== 0 &&
@@ -551,11 +595,31 @@ export async function removeContainer(store: Store, input: string, force = false
     await killContainer(store, record.id, "SIGKILL").catch(() => {});
     await waitExit(store, record.id, 30_000);
   }
-  const rt = findRuntime(record.runtime);
+  const rt = runtimeOf(record);
   // Whatever the runtime still holds (a container killed with its supervisor): state and cgroups.
   await runtimeCall(rt, "delete", ["--force", record.id]);
   await containers.remove(record.id);
   return record;
+}
+
+/**
+ * The working directory lands under /proc once `.`, `..` and the container's own symlinks are resolved (the
+ * CVE-2024-21626 vector: /proc/self/fd/N); resolved in the container's root as it is now.
+ */
+function underProc(root: RootReader, workdir: string): boolean {
+  const clean = posix.normalize(workdir);
+  const resolved = resolveLoose(root, clean);
+  // A symlink that cannot be followed is refused too: where it leads cannot be checked.
+  return resolved.dangling !== undefined || [clean, resolved.path].some((p) => /^\/proc(\/|$)/.test(p));
+}
+
+/** The container's root as it is now (its own writes included), for reading /etc/passwd and the like. */
+export function containerRootOf(store: Store, record: ContainerRecord): RootReader {
+  const containers = new Containers(store.root);
+  if (record.rootfs.kind === "overlay" && record.rootfs.lower) {
+    return new UnionRoot(record.rootfs.lower, join(containers.containerDir(record.id), "upper"));
+  }
+  return new DirRoot(join(containers.bundleDir(record.id), "rootfs"));
 }
 
 export interface ExecOptions {
@@ -566,7 +630,6 @@ export interface ExecOptions {
   user?: string | undefined;
   tty?: boolean | undefined;
   detach?: boolean | undefined;
-  privileged?: boolean | undefined;
 }
 
 /** `exec`: run another process in a running container (the runtime applies the container's restrictions). */
@@ -588,12 +651,12 @@ export async function execInContainer(
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
     throw new OslessError("E_USAGE", `the working directory "${opts.workdir}" is not absolute`);
   }
-  if (opts.workdir !== undefined && /^\/+proc(\/|$)/.test(opts.workdir)) {
+  if (opts.workdir !== undefined && underProc(containerRootOf(store, record), opts.workdir)) {
     throw new OslessError("E_USAGE", `the working directory ${opts.workdir} is under /proc`, {
       hint: "a working directory under /proc can reach the host (CVE-2024-21626); choose another",
     });
   }
-  const rt = findRuntime(record.runtime);
+  const rt = runtimeOf(record);
   const log = join(containers.containerDir(record.id), `exec-${process.pid}.log`);
   const args: string[] = [];
   if (opts.tty) args.push("--tty");

@@ -2,10 +2,11 @@
  * The runtime's share of store maintenance: layer snapshots no image in the store and no container uses are
  * removed by `osless prune`; `osless rmi` asks which containers use an image before removing its last name.
  */
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { entryName, openEntry } from "../store/images.ts";
 import type { Store } from "../store/layout.ts";
-import { type ContainerRecord, Containers } from "./containers.ts";
+import { type ContainerRecord, Containers, processStartTime } from "./containers.ts";
 import { chainIds, removeSnapshots } from "./rootfs.ts";
 
 /**
@@ -25,7 +26,18 @@ export async function pruneSnapshots(store: Store): Promise<string[]> {
       // rebuilt if it is ever run.
     }
   }
+  await removeDeadRuns(store);
   return removeSnapshots(join(store.root, "snapshots"), keep);
+}
+
+/** Run directories (a build's RUN: upper, work, bundle) whose process is gone: a killed build leaves them. */
+async function removeDeadRuns(store: Store): Promise<void> {
+  const runs = join(store.root, "runs");
+  for (const name of await readdir(runs).catch(() => [] as string[])) {
+    const pid = Number(name.split("-")[0]);
+    if (Number.isInteger(pid) && pid > 0 && processStartTime(pid) !== undefined) continue;
+    await rm(join(runs, name), { recursive: true, force: true });
+  }
 }
 
 /** Containers created from the image whose manifest (or index) digest is `digest`. */

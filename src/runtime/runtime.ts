@@ -160,12 +160,23 @@ export function runtimeVersion(rt: RuntimeInfo): RuntimeVersion {
     const num = maj * 10_000 + min * 100 + patch;
     // Debian bookworm backports CVE-2024-21626 into 1.1.5 (+deb12u1); upstream fixed it in 1.1.12.
     const backported = /deb12u[1-9]/.test(commit ?? "");
+    if (maj < 1 || (num < 10_000 && !/^1\.0\.0-rc([7-9]|\d\d)/.test(version))) {
+      warnings.push(
+        `runc ${version} lacks the fix for CVE-2019-5736 (runc binary overwritten from a container)`,
+      );
+    }
     if (num < 10_112 && !backported) {
       warnings.push(
         `runc ${version} lacks the fix for CVE-2024-21626 (leaked cgroup fd): upgrade to 1.1.12 or later`,
       );
     }
-    if (num < 10_208) {
+    // Fixed in 1.2.8 and 1.3.3 (and the 1.4 releases): each series has its own floor.
+    const lacks2025 =
+      min < 2 ||
+      (min === 2 && num < 10_208) ||
+      (min === 3 && num < 10_303) ||
+      (min === 4 && /rc/.test(version));
+    if (maj === 1 && lacks2025) {
       warnings.push(
         `runc ${version} predates the fixes for CVE-2025-31133, CVE-2025-52565 and CVE-2025-52881 (1.2.8 / 1.3.3)`,
       );

@@ -788,3 +788,50 @@ test("exec -d returns at once and leaves the process running in the container", 
     await run(["rm", "-f", "exec-d"]);
   }
 });
+
+test("logs keep a last line without a newline; exec -w under /proc is refused however it is spelled", async () => {
+  const c = await run([
+    "run",
+    "-d",
+    "--name",
+    "tail-line",
+    "busybox",
+    "sh",
+    "-c",
+    'printf "line1\\nno-newline"; ln -s /proc/self/fd /fdlink; sleep 60',
+  ]);
+  assert.equal(c.code, 0, c.stderr);
+  try {
+    let logs = "";
+    for (let i = 0; i < 100 && !logs.includes("line1"); i++) {
+      logs = (await run(["logs", "tail-line"])).stdout;
+      if (!logs.includes("line1")) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(logs, "line1\n", "a line without its newline waits for the stream's end");
+    // The partial line is written when the stream ends: stop the container first.
+    await run(["stop", "-t", "0", "tail-line"]);
+    assert.equal((await run(["logs", "tail-line"])).stdout, "line1\nno-newline");
+    const c2 = await run([
+      "run",
+      "-d",
+      "--name",
+      "proc-cwd",
+      "busybox",
+      "sh",
+      "-c",
+      "ln -s /proc/self/fd /fdlink; sleep 60",
+    ]);
+    assert.equal(c2.code, 0, c2.stderr);
+    for (let i = 0; i < 50; i++) {
+      if ((await run(["exec", "proc-cwd", "test", "-L", "/fdlink"])).code === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const w of ["/proc/self/fd/7", "/./proc/self", "/x/../proc", "/fdlink/7"]) {
+      const r = await run(["exec", "-w", w, "proc-cwd", "pwd"]);
+      assert.equal(r.code, 125, `${w}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /CVE-2024-21626/);
+    }
+  } finally {
+    await run(["rm", "-f", "tail-line", "proc-cwd"]);
+  }
+});

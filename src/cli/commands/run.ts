@@ -83,7 +83,11 @@ function actRun<A extends unknown[]>(ctx: CommandContext, fn: (...args: A) => Pr
     try {
       process.exitCode = await fn(...args);
     } catch (e) {
-      reportError(ctx.io, e, process.argv.includes("--json"));
+      // The command's own options (the container's arguments may hold a --json of their own).
+      const opts = args.find(
+        (a): a is { json?: boolean } => typeof a === "object" && a !== null && !Array.isArray(a),
+      );
+      reportError(ctx.io, e, Boolean(opts?.json));
       process.exitCode = runExitCodeFor(e);
     }
   };
@@ -287,7 +291,13 @@ Examples:
           return 0;
         }
         const stdin = opts.interactive ? "inherit" : "ignore";
-        return exitStatus(await startForeground(s, created, [stdin, "inherit", "inherit"]), opts.tty);
+        // Without -t (and unless stdin is a terminal the container reads), the runtime runs in its own process
+        // group, so a Ctrl-C is forwarded to the container once.
+        const ownProcessGroup = !opts.tty && !(opts.interactive && process.stdin.isTTY);
+        return exitStatus(
+          await startForeground(s, created, [stdin, "inherit", "inherit"], { ownProcessGroup }),
+          opts.tty,
+        );
       }),
     );
 
@@ -298,7 +308,8 @@ Examples:
       act(async (id: string) => {
         const { monitorContainer } = await import("../../runtime/lifecycle.ts");
         // The monitor outlives the terminal it was started from: hang-ups and Ctrl-C are not for it.
-        for (const sig of ["SIGHUP", "SIGINT"] as const) process.on(sig, () => {});
+        // (SIGTERM too: killing the monitor would close the container's output pipes under it.)
+        for (const sig of ["SIGHUP", "SIGINT", "SIGTERM"] as const) process.on(sig, () => {});
         await monitorContainer(await ctx.store(), id);
         return 0;
       }),
