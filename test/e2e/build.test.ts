@@ -396,3 +396,61 @@ test("Docker's config rules: ENTRYPOINT drops an inherited CMD, WORKDIR is clean
   const { hostPlatform } = await import("../../src/spec/platform.ts");
   assert.equal(r.stdout, `${hostPlatform().architecture}\n`);
 });
+
+test("metadata instructions land in the config as Docker stores them, each with an empty_layer history entry; ONBUILD triggers run in the child", async () => {
+  const root = await freshStore();
+  const ctx = await context({
+    Dockerfile: [
+      "FROM scratch",
+      "ENV A=1 B=two",
+      "LABEL maintainer=osless version=1",
+      "USER 1000:1000",
+      "EXPOSE 8080 53/udp",
+      "VOLUME /data",
+      "STOPSIGNAL SIGQUIT",
+      "HEALTHCHECK --interval=30s --timeout=5s --retries=2 CMD /hello --check",
+      'SHELL ["/bin/ash", "-c"]',
+      "ONBUILD COPY a.txt /from-onbuild.txt",
+      'ENTRYPOINT ["/hello"]',
+      'CMD ["--flag"]',
+      "",
+    ].join("\n"),
+    "a.txt": "a\n",
+  });
+  const b = await osless(root, ["build", "-t", "meta", ctx]);
+  assert.equal(b.code, 0, b.stderr);
+  const r = await osless(root, ["inspect", "--config", "meta"]);
+  const cfg = JSON.parse(r.stdout) as {
+    config: Record<string, unknown>;
+    history: { created_by: string; empty_layer?: boolean }[];
+  };
+  assert.deepEqual(cfg.config.Env, ["A=1", "B=two"]);
+  assert.deepEqual(cfg.config.Labels, { maintainer: "osless", version: "1" });
+  assert.equal(cfg.config.User, "1000:1000");
+  assert.deepEqual(cfg.config.ExposedPorts, { "8080/tcp": {}, "53/udp": {} });
+  assert.deepEqual(cfg.config.Volumes, { "/data": {} });
+  assert.equal(cfg.config.StopSignal, "SIGQUIT");
+  assert.deepEqual(cfg.config.Healthcheck, {
+    Test: ["CMD-SHELL", "/hello --check"],
+    Interval: 30e9,
+    Timeout: 5e9,
+    Retries: 2,
+  });
+  assert.deepEqual(cfg.config.Shell, ["/bin/ash", "-c"]);
+  assert.deepEqual(cfg.config.OnBuild, ["COPY a.txt /from-onbuild.txt"]);
+  assert.deepEqual(cfg.config.Entrypoint, ["/hello"]);
+  assert.deepEqual(cfg.config.Cmd, ["--flag"]);
+  assert.equal(cfg.history.length, 11);
+  assert.ok(cfg.history.every((h) => h.empty_layer === true));
+  // A child of the image runs its ONBUILD trigger right after FROM (and does not inherit the trigger).
+  const child = await context({ Dockerfile: "FROM meta\n", "a.txt": "from the child's context\n" });
+  const cb = await osless(root, ["build", "--pull", "never", "-t", "meta-child", child]);
+  assert.equal(cb.code, 0, cb.stderr);
+  assert.match(cb.stderr, /ONBUILD: COPY a\.txt \/from-onbuild\.txt/);
+  const c = JSON.parse((await osless(root, ["inspect", "--config", "meta-child"])).stdout) as {
+    config: { OnBuild?: string[] };
+    rootfs: { diff_ids: string[] };
+  };
+  assert.deepEqual(c.config.OnBuild ?? [], []);
+  assert.equal(c.rootfs.diff_ids.length, 1);
+});
