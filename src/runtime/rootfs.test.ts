@@ -332,7 +332,7 @@ describe("prepareSnapshots", () => {
 
   /** A child process preparing snapshots of `blobs` under `root`; `mode` "hang" stops in the middle of the blob. */
   function child(root: string, blobs: BlobLayer[], log: string, mode: "slow" | "hang") {
-    const script = join(REPO, "src/runtime/rootfs-test-child.ts");
+    const script = join(REPO, "test/runtime/rootfs-test-child.ts");
     return spawn(process.execPath, ["--import", "tsx", script, root, JSON.stringify(blobs), log, mode], {
       cwd: REPO,
       stdio: ["ignore", "pipe", "pipe"],

@@ -7,9 +7,9 @@
  * Usage: node --import tsx rootfs-test-child.ts ROOT BLOBS_JSON LOG slow|hang
  */
 import { appendFileSync, readFileSync } from "node:fs";
-import { asDigest } from "../digest/index.ts";
-import type { LayerSource } from "../layer/source.ts";
-import { prepareSnapshots } from "./rootfs.ts";
+import { asDigest } from "../../src/digest/index.ts";
+import type { LayerSource } from "../../src/layer/source.ts";
+import { prepareSnapshots } from "../../src/runtime/rootfs.ts";
 
 const [root, blobsJson, log, mode] = process.argv.slice(2) as [string, string, string, string];
 const blobs = JSON.parse(blobsJson) as {
