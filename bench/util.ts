@@ -2,6 +2,18 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 
+/**
+ * Some machines set NODE_EXTRA_CA_CERTS system-wide (this one: the whole Debian bundle), which makes every Node
+ * process parse ~140 certificates before its first line: ~45 ms here, more than the work some benchmarks time.
+ * Benchmarks of whole osless processes say whether it is set and run with it unset, as a user's shell has it.
+ */
+export function withoutExtraCaCerts(): void {
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    console.log(`  (NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS} is set here: unset for the timed processes)`);
+    delete process.env.NODE_EXTRA_CA_CERTS;
+  }
+}
+
 /** Run a command to completion; reject on failure. Returns wall time in ms. */
 export function timed(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
