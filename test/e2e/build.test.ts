@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the Dockerfiles these tests build use their own ${VAR} syntax
 // `osless build` through the CLI: the article's Dockerfiles verbatim (FROM scratch + COPY of a static program;
 // FROM scratch + ADD of a debootstrap rootfs.tar.xz; a two-stage build compiling with gcc in a Debian stage),
 // caching, reproducibility, .dockerignore, interop with podman, and bad input.
