@@ -9,7 +9,9 @@ import { cpus, totalmem } from "node:os";
  */
 export function withoutExtraCaCerts(): void {
   if (process.env.NODE_EXTRA_CA_CERTS) {
-    console.log(`  (NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS} is set here: unset for the timed processes)`);
+    console.log(
+      `  (NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS} is set here: unset for the timed processes)`,
+    );
     delete process.env.NODE_EXTRA_CA_CERTS;
   }
 }
