@@ -17,6 +17,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promise
 import { isAbsolute, join, posix, resolve } from "node:path";
 import { OslessError } from "../errors.ts";
 import { overlayUpperEntries } from "../layer/diff.ts";
+import type { LayerEntry } from "../layer/write.ts";
 import { runOnLayers } from "../runtime/ephemeral.ts";
 import { lowerDirs, prepareSnapshots, UnionRoot } from "../runtime/rootfs.ts";
 import type { RootReader } from "../runtime/types.ts";
@@ -630,12 +631,7 @@ class Builder {
         scratch !== undefined
           ? await addEntries(sources, { ...copyOpts, scratchDir: scratch, signal: this.opts.signal })
           : copyEntries(sources, copyOpts);
-      const image = await addLayer(this.store, st.image, entries, this.history(text), {
-        sourceDateEpoch: this.epoch,
-        signal: this.opts.signal,
-      });
-      await this.cachePut(key, image);
-      return { ...st, image };
+      return await this.layerStep(st, key, entries, text);
     } finally {
       if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
     }
@@ -726,15 +722,20 @@ class Builder {
         await this.cachePutEmpty(key);
         return { ...st, image: withConfig(st.image, this.history(text)) };
       }
-      const image = await addLayer(this.store, st.image, entries, this.history(text), {
-        sourceDateEpoch: this.epoch,
-        signal: this.opts.signal,
-      });
-      await this.cachePut(key, image);
-      return { ...st, image };
+      return await this.layerStep(st, key, entries, text);
     } finally {
       await r.cleanup();
     }
+  }
+
+  /** A step's layer written into the store, stacked on the stage and remembered under the step's cache key. */
+  async layerStep(st: StageState, key: string, entries: LayerEntry[], text: string): Promise<StageState> {
+    const image = await addLayer(this.store, st.image, entries, this.history(text), {
+      sourceDateEpoch: this.epoch,
+      signal: this.opts.signal,
+    });
+    await this.cachePut(key, image);
+    return { ...st, image };
   }
 
   // --- cache -----------------------------------------------------------------------------------------------------

@@ -106,6 +106,15 @@ function readXattrs(host: string): Map<string, Buffer> | undefined {
   return out;
 }
 
+/** A symlink's target, read from the host. */
+function readlinkHost(node: TreeNode): string {
+  try {
+    return readlinkSync(node.host);
+  } catch (e) {
+    throw ioError(node.host, "readlink", e);
+  }
+}
+
 /** A plain host directory as a source tree, optionally filtered by a .dockerignore (the build context). */
 export class DirTree implements SourceTree {
   readonly #visible = new Map<string, boolean>();
@@ -163,11 +172,7 @@ export class DirTree implements SourceTree {
   }
 
   readlink(node: TreeNode): string {
-    try {
-      return readlinkSync(node.host);
-    } catch (e) {
-      throw ioError(node.host, "readlink", e);
-    }
+    return readlinkHost(node);
   }
 
   xattrs(node: TreeNode): Map<string, Buffer> | undefined {
@@ -244,11 +249,7 @@ export class UnionTree implements SourceTree {
   }
 
   readlink(node: TreeNode): string {
-    try {
-      return readlinkSync(node.host);
-    } catch (e) {
-      throw ioError(node.host, "readlink", e);
-    }
+    return readlinkHost(node);
   }
 
   xattrs(node: TreeNode): Map<string, Buffer> | undefined {

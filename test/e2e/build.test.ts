@@ -14,6 +14,13 @@ import { osless } from "./cli.ts";
 
 needTool("runc", "runc");
 
+/** Put the busybox image into the store at `root` as "busybox". */
+async function addBusybox(root: string): Promise<void> {
+  const { IMAGES, ociLayout } = await import("../fixtures/images.ts");
+  const r = await osless(root, ["copy", "-q", `oci:${await ociLayout(IMAGES.busybox)}:latest`, "busybox"]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
 async function freshStore(): Promise<string> {
   return join(await tmpdir("build-e2e-"), "store");
 }
@@ -280,10 +287,7 @@ async function refusedBuild(root: string, dockerfile: string, args: string[], co
 
 test("bad input: file:line:col, the failing RUN's status and output, exit 1 as docker build, nothing tagged", async () => {
   const root = await freshStore();
-  const busybox = await (await import("../fixtures/images.ts")).ociLayout(
-    (await import("../fixtures/images.ts")).IMAGES.busybox,
-  );
-  assert.equal((await osless(root, ["copy", "-q", `oci:${busybox}:latest`, "busybox"])).code, 0);
+  await addBusybox(root);
   await refusedBuild(
     root,
     "FROM scratch\nCOPPY a.txt /\n",
@@ -339,11 +343,7 @@ test("bad input: file:line:col, the failing RUN's status and output, exit 1 as d
 
 test("here-documents: COPY <<EOF writes a file (variables expanded), RUN <<EOF runs a script", async () => {
   const root = await freshStore();
-  const { IMAGES, ociLayout } = await import("../fixtures/images.ts");
-  assert.equal(
-    (await osless(root, ["copy", "-q", `oci:${await ociLayout(IMAGES.busybox)}:latest`, "busybox"])).code,
-    0,
-  );
+  await addBusybox(root);
   const ctx = await context({
     Dockerfile: [
       "FROM busybox",
@@ -368,11 +368,7 @@ test("here-documents: COPY <<EOF writes a file (variables expanded), RUN <<EOF r
 
 test("Docker's config rules: ENTRYPOINT drops an inherited CMD, WORKDIR is cleaned, COPY --from takes ARGs, platform ARGs", async () => {
   const root = await freshStore();
-  const { IMAGES, ociLayout } = await import("../fixtures/images.ts");
-  assert.equal(
-    (await osless(root, ["copy", "-q", `oci:${await ociLayout(IMAGES.busybox)}:latest`, "busybox"])).code,
-    0,
-  );
+  await addBusybox(root);
   const ctx = await context({
     Dockerfile: [
       "ARG SRC=first",
