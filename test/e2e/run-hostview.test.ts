@@ -122,7 +122,19 @@ test("a detached container seen from the host: processes, namespaces, cgroup and
     // A process started by exec joins the cgroup with a parent outside the container (runc exec). It runs in the
     // foreground: `exec -d` would hand the detached process this test's output pipes.
     execRun = osless(root, ["exec", name, "sleep", "601"]);
-    await waitFor("the exec'd sleep", () => cgroupProcs(cid).length === 4);
+    // Joined, and past the runtime's own init (which is in the cgroup for a moment before it execs the command).
+    await waitFor(
+      "the exec'd sleep",
+      () =>
+        cgroupProcs(cid).length === 4 &&
+        cgroupProcs(cid).some((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, "utf8") === "sleep\u0000601\u0000";
+          } catch {
+            return false;
+          }
+        }),
+    );
 
     const state = JSON.parse((await runTool(RUNC, ["--root", RUNC_ROOT, "state", id])).stdout) as {
       pid: number;
