@@ -817,7 +817,14 @@ export async function buildImage(store: Store, opts: BuildOptions): Promise<Buil
   }
   const df = parseDockerfile(text, { file: opts.dockerfileText !== undefined ? "Dockerfile" : dfPath });
   await store.init();
-  return new Builder(store, df, { ...opts, context }).run();
+  // A lease for the whole build: while this process is a live writer, prune spares recent unnamed blobs (the
+  // layers written so far) and every layer snapshot (the stages' overlays).
+  const lease = await store.begin();
+  try {
+    return await new Builder(store, df, { ...opts, context }).run();
+  } finally {
+    await lease.dispose();
+  }
 }
 
 /**

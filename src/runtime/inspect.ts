@@ -17,11 +17,19 @@ export async function listContainers(store: Store): Promise<ContainerRecord[]> {
   return all.map((c) => ({ ...c, state: currentState(store, c) }));
 }
 
-/** `exec -u user[:group]` as the numeric `uid:gid` the runtime takes, resolved in the container's current root. */
-export async function resolveExecUser(store: Store, input: string, user: string): Promise<string> {
+/**
+ * `exec -u user[:group]` as the runtime takes it: numeric `uid:gid` and supplementary groups, resolved in the
+ * container's current root.
+ */
+export async function resolveExecUser(
+  store: Store,
+  input: string,
+  user: string,
+): Promise<{ user: string; additionalGids: number[] }> {
   const record = await new Containers(store.root).lookup(input);
   const u = resolveUser(user, containerRootOf(store, record));
-  return `${u.uid}:${u.gid}`;
+  // The supplementary groups of the user's /etc/group memberships (the primary gid is not repeated).
+  return { user: `${u.uid}:${u.gid}`, additionalGids: u.additionalGids.filter((g) => g !== u.gid) };
 }
 
 /** What `osless inspect CONTAINER` prints for one container. */

@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { arch, hostname, release } from "node:os";
 import { join, posix } from "node:path";
 import { OslessError } from "../errors.ts";
@@ -19,6 +19,7 @@ import { openImage } from "../store/images.ts";
 import { imageLayers } from "../store/layers.ts";
 import type { Store } from "../store/layout.ts";
 import { type ContainerRecord, Containers, processStartTime, stillRunning } from "./containers.ts";
+import type { Spec } from "./oci.ts";
 import { DirRoot } from "./root-dir.ts";
 import {
   copyRootfs,
@@ -628,6 +629,8 @@ export interface ExecOptions {
   workdir?: string | undefined;
   /** Numeric `uid[:gid]` already resolved by the caller, or undefined for the container's user. */
   user?: string | undefined;
+  /** Supplementary groups with `user`. */
+  additionalGids?: number[] | undefined;
   tty?: boolean | undefined;
   detach?: boolean | undefined;
 }
@@ -657,21 +660,51 @@ export async function execInContainer(
     });
   }
   const rt = runtimeOf(record);
-  const log = join(containers.containerDir(record.id), `exec-${process.pid}.log`);
-  const args: string[] = [];
-  if (opts.tty) args.push("--tty");
+  const dir = containers.containerDir(record.id);
+  const log = join(dir, `exec-${process.pid}.log`);
+  // The whole process is given to the runtime (--process): the container's own, with what exec changes. With
+  // flags instead, runc keeps the container user's supplementary groups (root's 0) for `-u nobody`.
+  const spec = JSON.parse(
+    await readFile(join(containers.bundleDir(record.id), "config.json"), "utf8"),
+  ) as Spec;
+  const base = spec.process!;
+  const env = [...(base.env ?? [])];
+  for (const e of opts.env ?? []) {
+    const key = e.slice(0, e.indexOf("=") + 1);
+    const i = env.findIndex((x) => x.startsWith(key));
+    if (i >= 0) env[i] = e;
+    else env.push(e);
+  }
+  let user = base.user;
+  if (opts.user !== undefined) {
+    const [uid, gid = "0"] = opts.user.split(":");
+    user = {
+      uid: Number(uid),
+      gid: Number(gid),
+      additionalGids: [Number(gid), ...(opts.additionalGids ?? [])],
+    };
+  }
+  const proc = {
+    ...base,
+    terminal: opts.tty === true,
+    args: opts.args,
+    env,
+    cwd: opts.workdir ?? base.cwd,
+    user,
+  };
+  const procFile = join(dir, `exec-${process.pid}.json`);
+  await writeFile(procFile, JSON.stringify(proc));
+  const args: string[] = ["--process", procFile];
   if (opts.detach) args.push("--detach");
-  for (const e of opts.env ?? []) args.push("--env", e);
-  if (opts.workdir) args.push("--cwd", opts.workdir);
-  if (opts.user) args.push("--user", opts.user);
-  args.push(record.id, ...opts.args);
+  args.push(record.id);
   const [cmd, ...rest] = runtimeArgv(rt, "exec", args, { log });
   // A detached process would keep the caller's output open (and whoever reads it waiting) until it ends: it gets
   // none, as with docker exec -d; the runtime's own errors still reach its log.
   const child = spawn(cmd!, rest, { stdio: opts.detach ? "ignore" : stdio });
-  const exited = waitRuntime(child, log, { ...record, command: opts.args }).finally(() =>
-    import("node:fs/promises").then((fs) => fs.rm(log, { force: true })),
-  );
+  const exited = waitRuntime(child, log, { ...record, command: opts.args }).finally(async () => {
+    await rm(log, { force: true });
+    await rm(procFile, { force: true });
+  });
   return {
     child,
     exited,

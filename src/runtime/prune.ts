@@ -5,15 +5,18 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { entryName, openEntry } from "../store/images.ts";
-import type { Store } from "../store/layout.ts";
+import { liveWriters, type Store } from "../store/layout.ts";
 import { type ContainerRecord, Containers, processStartTime } from "./containers.ts";
 import { chainIds, removeSnapshots } from "./rootfs.ts";
 
 /**
  * Remove the snapshots that neither an image of the store (any platform it holds) nor a container needs;
- * returns the ChainIDs removed. Snapshots being built (their lock held) are left alone.
+ * returns the ChainIDs removed. Snapshots being built (their lock held) are left alone, and all of them while
+ * another osless process writes to the store (a build stacks snapshots that no image names yet).
  */
 export async function pruneSnapshots(store: Store): Promise<string[]> {
+  // A build in progress (a live writer) stacks snapshots no image names yet: leave them all until it is done.
+  if ((await liveWriters(store)).length > 0) return [];
   const keep = new Set<string>();
   for (const c of await new Containers(store.root).list())
     for (const id of c.rootfs.chainIds ?? []) keep.add(id);

@@ -599,6 +599,15 @@ test("rmi refuses an image's last name while a container uses it; prune removes 
   assert.deepEqual((JSON.parse(kept.stdout) as { removedSnapshots: string[] }).removedSnapshots, []);
   assert.equal(snapshotDirs().length, 1);
   assert.equal((await osless(root, ["rmi", "hello"])).code, 0);
+  // While another process writes to the store (a build does for its whole length), no snapshot goes.
+  const { Store } = await import("../../src/store/layout.ts");
+  const writer = await (await Store.open(root)).begin();
+  try {
+    const spared = await osless(root, ["prune", "--json"]);
+    assert.deepEqual((JSON.parse(spared.stdout) as { removedSnapshots: string[] }).removedSnapshots, []);
+  } finally {
+    await writer.dispose();
+  }
   const pruned = await osless(root, ["prune"]);
   assert.equal(pruned.code, 0, pruned.stderr);
   assert.match(pruned.stdout, /Deleted layer snapshot: sha256:[0-9a-f]{64}/);
@@ -833,5 +842,20 @@ test("logs keep a last line without a newline; exec -w under /proc is refused ho
     }
   } finally {
     await run(["rm", "-f", "tail-line", "proc-cwd"]);
+  }
+});
+
+test("exec -u NAME resolves in the container's current /etc/passwd and /etc/group, supplementary groups included", async () => {
+  const c = await run(["run", "-d", "--name", "exec-user", "busybox", "sleep", "60"]);
+  assert.equal(c.code, 0, c.stderr);
+  try {
+    const add = await run(["exec", "exec-user", "sh", "-c", 'echo "staff:x:50:nobody" >> /etc/group']);
+    assert.equal(add.code, 0, add.stderr);
+    const r = await run(["exec", "-u", "nobody", "exec-user", "id"]);
+    assert.equal(r.code, 0, r.stderr);
+    // Not root's group 0, which the container's own process has.
+    assert.equal(r.stdout, "uid=65534(nobody) gid=65534(nobody) groups=50(staff),65534(nobody)\n");
+  } finally {
+    await run(["rm", "-f", "exec-user"]);
   }
 });

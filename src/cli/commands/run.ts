@@ -369,7 +369,8 @@ Examples:
                 ?.filter((e) => e.includes("=") || process.env[e] !== undefined)
                 .map((e) => (e.includes("=") ? e : `${e}=${process.env[e]}`)),
               workdir: opts.workdir,
-              user,
+              user: user?.user,
+              additionalGids: user?.additionalGids,
               tty: opts.tty,
               detach: opts.detach,
             },
