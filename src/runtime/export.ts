@@ -51,7 +51,8 @@ import { printable } from "../layer/paths.ts";
 import type { Store } from "../store/layout.ts";
 import { type TarWriteEntry, type TarWriteItem, writeTar } from "../tar/index.ts";
 import { type ContainerRecord, Containers } from "./containers.ts";
-import { currentState } from "./lifecycle.ts";
+import { currentState, runtimeOf } from "./lifecycle.ts";
+import { runtimeCall } from "./runtime.ts";
 
 /** A tree to export: overlay layer dirs, top first, or one plain directory. */
 export interface ExportTree {
@@ -636,8 +637,8 @@ export function containerTree(store: Store, record: ContainerRecord, running: bo
 /**
  * `osless export`: the filesystem of the container `nameOrId` (name, ID or unique ID prefix) as one tar written
  * to `out` (a stream, not ended; or a file path, replaced only when the archive is complete). Works for a
- * stopped or running container without mounting anything; while it runs, the archive is a file-by-file
- * snapshot of it (see the module comment). E_NOT_FOUND when there is no such container.
+ * stopped or running container without mounting anything; a running one is paused meanwhile (or, where it
+ * cannot be, read file by file: see the module comment). E_NOT_FOUND when there is no such container.
  */
 export async function exportContainer(
   store: Store,
@@ -647,6 +648,16 @@ export async function exportContainer(
 ): Promise<ExportResult> {
   const record = await new Containers(store.root).lookup(nameOrId);
   const running = currentState(store, record).status !== "exited";
-  const result = await exportTree(containerTree(store, record, running), out, opts);
-  return { ...result, container: { id: record.id, name: record.name }, running };
+  // A running container is frozen while its files are read (the runtime's pause, as docker commit does): it
+  // cannot then swap a directory of its writable layer for a symlink to the host's / between our lstat and our
+  // open (the CVE-2018-15664 pattern), and the archive is one instant. Where it cannot be frozen, the walk reads
+  // each file once and takes what it read (see the module comment).
+  const rt = running ? runtimeOf(record) : undefined;
+  const paused = rt !== undefined && (await runtimeCall(rt, "pause", [record.id])).status === 0;
+  try {
+    const result = await exportTree(containerTree(store, record, running && !paused), out, opts);
+    return { ...result, container: { id: record.id, name: record.name }, running };
+  } finally {
+    if (paused) await runtimeCall(rt!, "resume", [record.id]);
+  }
 }

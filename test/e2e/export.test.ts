@@ -502,6 +502,12 @@ test("a container writing all the time while it is exported: every export comple
     assert.match(toc, / log$/m);
   }
   assert.match((await cli(["ps"])).stdout, /exp-churn/, "it ran all the while");
+  // Paused for each export and thawed after: its log grows again (no count is lost or repeated at a freeze).
+  const count = async () =>
+    Number((await cli(["exec", "exp-churn", "sh", "-c", "tail -n 1 /log"])).stdout.trim());
+  const before = await count();
+  for (let i = 0; i < 50 && (await count()) === before; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok((await count()) > before, "the container runs again after the export");
 });
 
 test("--rootfs copy: the archive equals the container's plain root directory and the overlay container's", async () => {

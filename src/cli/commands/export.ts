@@ -21,8 +21,8 @@ export function registerExportCommand(program: Command, ctx: CommandContext): vo
 The archive holds what the container sees at "/": the image's files with the container's changes (added,
 changed and deleted files), without the contents of its mounts (/proc, /sys, /dev, volumes). Owners, modes,
 times (whole seconds), symlinks, hard links, devices, FIFOs and extended attributes are kept; sockets cannot be
-and are skipped with a warning. A running container may be exported: the archive is then a snapshot taken file
-by file while it runs, not at one instant. With -o, the file appears only when the archive is complete.
+and are skipped with a warning. A running container is paused while it is read (its processes frozen, then
+thawed), so the archive is one instant. With -o, the file appears only when the archive is complete.
 
 Examples:
   osless export -o web.tar web
