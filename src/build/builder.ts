@@ -267,8 +267,12 @@ class Builder {
     } catch (e) {
       if (!(e instanceof OslessError && e.code === "E_NOT_FOUND") || !this.opts.pull) throw located(e, loc);
       this.log(`Pulling ${name}`);
-      await this.opts.pull(name);
-      img = await openImage(this.store, name, platform);
+      try {
+        await this.opts.pull(name);
+        img = await openImage(this.store, name, platform);
+      } catch (pullError) {
+        throw located(pullError, loc);
+      }
     }
     const cfg = img.config.config;
     return fresh({

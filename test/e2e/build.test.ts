@@ -317,6 +317,8 @@ test("bad input: file:line:col, the failing RUN's status and output, exit 1 as d
     1,
     /Dockerfile:2:1: .*nosuch/,
   );
+  // A base image that cannot be pulled: the registry's error, located at the FROM.
+  await refusedBuild(root, "FROM 127.0.0.1:1/nosuch\n", [], 1, /Dockerfile:1:1: cannot reach 127\.0\.0\.1:1/);
   await refusedBuild(
     root,
     "FROM scratch AS a\nCOPY a.txt /\n",
