@@ -13,7 +13,6 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -21,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { needTool } from "../../test/fixtures/tools.ts";
+import { treeListing } from "../../test/layer/tree.ts";
 import { getXattr } from "../_internal/xattr.ts";
 import { isOslessError } from "../errors.ts";
 import { tarBytes } from "../tar/testkit.ts";
@@ -452,37 +452,6 @@ describe('whiteouts: "overlay" (one layer alone, as an overlayfs lower dir)', ()
     assert.deepEqual(warnings, ["W_DEVICE_IS_WHITEOUT"]);
   });
 
-  /**
-   * Every path below `root` (lstat, not followed): type, mode, owner, symlink target, file contents. Times are
-   * left out: the merged view and the applied tree are built at different moments.
-   */
-  function tree(root: string): Map<string, string> {
-    const out = new Map<string, string>();
-    const walk = (rel: string) => {
-      const host = rel === "" ? root : join(root, rel);
-      const st = lstatSync(host);
-      const type = st.isDirectory()
-        ? "dir"
-        : st.isSymbolicLink()
-          ? "symlink"
-          : st.isFile()
-            ? "file"
-            : st.isCharacterDevice()
-              ? "char"
-              : st.isFIFO()
-                ? "fifo"
-                : "other";
-      let what = `${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
-      if (st.isSymbolicLink()) what += ` -> ${readlinkSync(host)}`;
-      if (st.isFile()) what += ` ${JSON.stringify(readFileSync(host, "utf8"))}`;
-      if (st.isCharacterDevice()) what += ` ${st.rdev}`;
-      out.set(rel === "" ? "/" : rel, what);
-      if (st.isDirectory()) for (const n of readdirSync(host).sort()) walk(rel === "" ? n : `${rel}/${n}`);
-    };
-    walk("");
-    return out;
-  }
-
   test("overlayfs over such lower dirs shows exactly what applying the same layers in one directory gives", async () => {
     needTool("mount", "mount");
     const layers: TarWriteItem[][] = [
@@ -561,8 +530,8 @@ describe('whiteouts: "overlay" (one layer alone, as an overlayfs lower dir)', ()
     const merged = fresh();
     execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lowers.join(":")}`, merged]);
     try {
-      const want = tree(applied);
-      const got = tree(merged);
+      const want = treeListing(applied, { withRoot: true });
+      const got = treeListing(merged, { withRoot: true });
       // The root directory's own mode is the mount's; everything below must match entry for entry.
       want.delete("/");
       got.delete("/");

@@ -12,7 +12,6 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   writeFileSync,
 } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -22,6 +21,7 @@ import { after, describe, test } from "node:test";
 import { IMAGES, ociLayout } from "../../test/fixtures/images.ts";
 import { layoutLayerSources } from "../../test/fixtures/layout.ts";
 import { needTool } from "../../test/fixtures/tools.ts";
+import { treeListing } from "../../test/layer/tree.ts";
 import { acquireLock } from "../_internal/lock.ts";
 import { setXattr } from "../_internal/xattr.ts";
 import { asDigest, digestOf } from "../digest/index.ts";
@@ -214,33 +214,6 @@ const TOP: LayerEntry[] = [
 
 // --- tree comparison -------------------------------------------------------------------------------------------
 
-/** Every path below `root` (lstat): type, mode, owner, link target, contents. Times are left out. */
-function tree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (rel: string) => {
-    const host = rel === "" ? root : join(root, rel);
-    const st = lstatSync(host);
-    const type = st.isDirectory()
-      ? "dir"
-      : st.isSymbolicLink()
-        ? "symlink"
-        : st.isFile()
-          ? "file"
-          : st.isCharacterDevice()
-            ? `char ${st.rdev}`
-            : st.isFIFO()
-              ? "fifo"
-              : "other";
-    let what = `${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
-    if (st.isSymbolicLink()) what += ` -> ${readlinkSync(host)}`;
-    if (st.isFile()) what += ` ${digestOf(readFileSync(host))}`;
-    if (rel !== "") out.set(rel, what);
-    if (st.isDirectory()) for (const n of readdirSync(host).sort()) walk(rel === "" ? n : `${rel}/${n}`);
-  };
-  walk("");
-  return out;
-}
-
 function mountOverlay(options: string[], at: string): void {
   needTool("mount", "mount");
   execFileSync("mount", ["-t", "overlay", "overlay", "-o", options.join(","), at]);
@@ -312,9 +285,9 @@ describe("prepareSnapshots", () => {
     const merged = await fresh("merged");
     mountOverlay(overlayMount(lowerDirs(snaps)).options, merged);
     try {
-      const want = tree(copy);
+      const want = treeListing(copy);
       assert.ok(want.size > 50);
-      assert.deepEqual([...tree(merged)], [...want]);
+      assert.deepEqual([...treeListing(merged)], [...want]);
     } finally {
       unmount(merged);
     }
@@ -464,7 +437,7 @@ describe("prepareSnapshots", () => {
     const merged = await fresh("merged");
     mountOverlay(overlayMount(lowerDirs(snaps)).options, merged);
     try {
-      assert.deepEqual([...tree(merged)], [...tree(copy)]);
+      assert.deepEqual([...treeListing(merged)], [...treeListing(copy)]);
       assert.deepEqual(readdirSync(merged), ["etc"]);
     } finally {
       unmount(merged);
@@ -837,8 +810,8 @@ json.dump(out, sys.stdout)
     const merged = await fresh("merged");
     mountOverlay(overlayMount(lowerDirs(snaps)).options, merged);
     try {
-      const want = tree(copy);
-      assert.deepEqual([...tree(merged)], [...want]);
+      const want = treeListing(copy);
+      assert.deepEqual([...treeListing(merged)], [...want]);
       assert.equal(want.get("stack/deep"), undefined);
       assert.ok(want.get("stack/top")?.startsWith("file"));
     } finally {
