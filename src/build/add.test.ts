@@ -14,15 +14,9 @@ import { DirRoot } from "../runtime/root-dir.ts";
 import { addEntries, detectArchive, resolveAddSources, urlFileName } from "./add.ts";
 import { DirTree } from "./context.ts";
 import { sourcesDigest } from "./copy.ts";
+import { entrySummary } from "./testkit.ts";
 
-function summary(entries: LayerEntry[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-    out[e.path] =
-      `${e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid}${e.linkpath !== undefined ? ` ${e.linkpath}` : ""}`;
-  }
-  return out;
-}
+const summary = entrySummary;
 
 function content(e: LayerEntry | undefined): string {
   assert.ok(e, "entry missing");

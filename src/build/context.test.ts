@@ -1,27 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { tmpdir } from "../../test/fixtures/tools.ts";
 import { isOslessError } from "../errors.ts";
 import { DirTree, resolveSources, UnionTree, walkSource } from "./context.ts";
 import { Ignore } from "./ignore.ts";
+import { makeTree } from "./testkit.ts";
 
-/** Files (path -> content), directories (path ending in /) and symlinks ("-> target") under a new directory. */
-async function tree(spec: Record<string, string>): Promise<string> {
-  const dir = await tmpdir("osless-context-");
-  for (const [p, v] of Object.entries(spec)) {
-    const abs = join(dir, p);
-    if (p.endsWith("/")) {
-      mkdirSync(abs, { recursive: true });
-      continue;
-    }
-    mkdirSync(join(abs, ".."), { recursive: true });
-    if (v.startsWith("-> ")) symlinkSync(v.slice(3), abs);
-    else writeFileSync(abs, v);
-  }
-  return dir;
-}
+const tree = (spec: Record<string, string>) => makeTree(spec, "osless-context-");
 
 const rels = (srcs: { node: { rel: string } }[]) => srcs.map((s) => s.node.rel);
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { needTool, tmpdir } from "../../test/fixtures/tools.ts";
@@ -11,31 +11,11 @@ import { DirRoot } from "../runtime/root-dir.ts";
 import { DirTree, resolveSources, type SourceTree } from "./context.ts";
 import { copyEntries, parseChmod, resolveChown, sourcesDigest } from "./copy.ts";
 import { Ignore } from "./ignore.ts";
+import { entrySummary, makeTree } from "./testkit.ts";
 
-async function tree(spec: Record<string, string>): Promise<string> {
-  const dir = await tmpdir("osless-copy-");
-  for (const [p, v] of Object.entries(spec)) {
-    const abs = join(dir, p);
-    if (p.endsWith("/")) {
-      mkdirSync(abs, { recursive: true });
-      continue;
-    }
-    mkdirSync(join(abs, ".."), { recursive: true });
-    if (v.startsWith("-> ")) symlinkSync(v.slice(3), abs);
-    else writeFileSync(abs, v);
-  }
-  return dir;
-}
+const tree = (spec: Record<string, string>) => makeTree(spec, "osless-copy-");
 
-/** path -> "type mode uid:gid" (and the link target) of entries, sorted by path. */
-function summary(entries: LayerEntry[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-    out[e.path] =
-      `${e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid}${e.linkpath !== undefined ? ` ${e.linkpath}` : ""}`;
-  }
-  return out;
-}
+const summary = entrySummary;
 
 function copy(
   ctx: SourceTree,
