@@ -3,7 +3,7 @@
 // host: its processes are its cgroup's, its namespaces are /proc/PID/ns links that differ from the host's, its
 // limits are cgroup files.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { hostView } from "../../src/runtime/hostview.ts";
@@ -11,6 +11,7 @@ import { Store } from "../../src/store/layout.ts";
 import { IMAGES, ociLayout } from "../fixtures/images.ts";
 import { needTool, run as runTool, tmpdir } from "../fixtures/tools.ts";
 import { osless } from "./cli.ts";
+import { containerIds, hostTraces } from "./run-kit.ts";
 
 const RUNC = needTool("runc", "runc");
 const RUNC_ROOT = "/run/osless/runc";
@@ -25,23 +26,6 @@ function store(): Promise<string> {
     return root;
   })();
   return storeRoot;
-}
-
-function containerIds(root: string): string[] {
-  const dir = join(root, "containers");
-  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];
-}
-
-/** Host traces of a container: its cgroup directories and the runtime's state directory. */
-function hostTraces(id: string): string[] {
-  const found: string[] = [];
-  for (const ctl of readdirSync("/sys/fs/cgroup")) {
-    const p = join("/sys/fs/cgroup", ctl, "osless", id);
-    if (existsSync(p)) found.push(p);
-  }
-  if (existsSync(join("/sys/fs/cgroup/osless", id))) found.push(join("/sys/fs/cgroup/osless", id));
-  if (existsSync(join(RUNC_ROOT, id))) found.push(join(RUNC_ROOT, id));
-  return found;
 }
 
 /** The container's cgroup.procs (the pids controller on v1 and hybrid hosts, the unified tree on v2). */

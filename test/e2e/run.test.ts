@@ -12,6 +12,7 @@ import { busyboxRootfsPath } from "../fixtures/rootfs.ts";
 import { needTool, tmpdir } from "../fixtures/tools.ts";
 import { startTmux } from "../fixtures/tty.ts";
 import { osless, snapshot } from "./cli.ts";
+import { containerIds, hostTraces } from "./run-kit.ts";
 
 needTool("runc", "runc");
 
@@ -77,28 +78,6 @@ function store(): Promise<string> {
 
 async function run(args: string[], opts: { env?: Record<string, string> } = {}) {
   return osless(await store(), args, opts);
-}
-
-function containerIds(root: string): string[] {
-  const dir = join(root, "containers");
-  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];
-}
-
-/** Host traces of a container: its cgroup directories, runtime state, mounts naming it. */
-function hostTraces(id: string): string[] {
-  const found: string[] = [];
-  for (const ctl of readdirSync("/sys/fs/cgroup")) {
-    const p = join("/sys/fs/cgroup", ctl, "osless", id);
-    if (existsSync(p)) found.push(p);
-  }
-  for (const rt of ["runc", "crun"]) {
-    const p = join("/run/osless", rt, id);
-    if (existsSync(p)) found.push(p);
-  }
-  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    if (line.includes(id)) found.push(line);
-  }
-  return found;
 }
 
 /** The cgroup parent of the containers `refused` starts: this process's own, so other tests' containers stay out. */
