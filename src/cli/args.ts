@@ -29,3 +29,36 @@ export function parseSize(value: string, flag: string): number {
   }
   return Math.floor(Number(m[1]) * unit);
 }
+
+/** docker's RAMInBytes: b, k, m, g, t with binary multiples ("100m" = 100 MiB). */
+export function parseMemory(value: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$/i.exec(value);
+  if (!m) {
+    throw new OslessError("E_USAGE", `${flag}: "${value}" is not a size`, {
+      hint: "write a number with an optional unit b, k, m or g (binary multiples, as docker): 512m, 1g",
+    });
+  }
+  const pow = "bkmgt".indexOf((m[2] || "b").toLowerCase());
+  return Math.floor(Number(m[1]) * 1024 ** pow);
+}
+
+/** A number greater than 0 (`--cpus 1.5`). */
+export function parsePositiveNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new OslessError("E_USAGE", `${flag}: "${value}" is not a positive number`, {
+      hint: `e.g. ${flag} 1.5`,
+    });
+  }
+  return n;
+}
+
+/** A whole number, negative allowed (`--pids-limit -1`). */
+export function parseInteger(value: string, flag: string): number {
+  if (!/^-?\d+$/.test(value.trim())) {
+    throw new OslessError("E_USAGE", `${flag}: "${value}" is not a whole number`, {
+      hint: `e.g. ${flag} 100`,
+    });
+  }
+  return Number(value);
+}

@@ -6,41 +6,11 @@
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "@commander-js/extra-typings";
 import { OslessError, runExitCodeFor } from "../../errors.ts";
+import { parseInteger, parseMemory, parsePositiveNumber } from "../args.ts";
 import { reportError } from "../output/report.ts";
 import type { CommandContext } from "./registry.ts";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-/** docker's RAMInBytes: b, k, m, g, t with binary multiples ("100m" = 100 MiB). */
-export function parseMemory(value: string, flag: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$/i.exec(value);
-  if (!m) {
-    throw new OslessError("E_USAGE", `${flag}: "${value}" is not a size`, {
-      hint: "write a number with an optional unit b, k, m or g (binary multiples, as docker): 512m, 1g",
-    });
-  }
-  const pow = "bkmgt".indexOf((m[2] || "b").toLowerCase());
-  return Math.floor(Number(m[1]) * 1024 ** pow);
-}
-
-function positiveNumber(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new OslessError("E_USAGE", `${flag}: "${value}" is not a positive number`, {
-      hint: `e.g. ${flag} 1.5`,
-    });
-  }
-  return n;
-}
-
-function integer(value: string, flag: string): number {
-  if (!/^-?\d+$/.test(value.trim())) {
-    throw new OslessError("E_USAGE", `${flag}: "${value}" is not a whole number`, {
-      hint: `e.g. ${flag} 100`,
-    });
-  }
-  return Number(value);
-}
 
 interface RunFlags {
   name?: string;
@@ -269,8 +239,8 @@ Examples:
           volumes: opts.volume,
           tmpfs: opts.tmpfs,
           memory: opts.memory !== undefined ? parseMemory(opts.memory, "--memory") : undefined,
-          cpus: opts.cpus !== undefined ? positiveNumber(opts.cpus, "--cpus") : undefined,
-          pidsLimit: opts.pidsLimit !== undefined ? integer(opts.pidsLimit, "--pids-limit") : undefined,
+          cpus: opts.cpus !== undefined ? parsePositiveNumber(opts.cpus, "--cpus") : undefined,
+          pidsLimit: opts.pidsLimit !== undefined ? parseInteger(opts.pidsLimit, "--pids-limit") : undefined,
           capAdd: opts.capAdd,
           capDrop: opts.capDrop,
           securityOpt: security,
@@ -439,7 +409,7 @@ Examples:
           const s = await ctx.store();
           await streamLogs(s, container, {
             follow: Boolean(opts.follow),
-            tail: opts.tail !== undefined ? integer(opts.tail, "--tail") : undefined,
+            tail: opts.tail !== undefined ? parseInteger(opts.tail, "--tail") : undefined,
             write: (stream, line, time) => {
               if (opts.json) {
                 io.stdout.write(`${JSON.stringify({ log: line, stream, time })}\n`);
@@ -467,7 +437,7 @@ Examples:
       act(async (names: string[], opts: { time?: string; json?: boolean }) => {
         const { stopContainer } = await import("../../runtime/lifecycle.ts");
         const s = await ctx.store();
-        const t = opts.time !== undefined ? integer(opts.time, "--time") : 10;
+        const t = opts.time !== undefined ? parseInteger(opts.time, "--time") : 10;
         return eachContainer(ctx, names, opts.json, (n) => stopContainer(s, n, Math.max(0, t)));
       }),
     );
