@@ -9,6 +9,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { constants } from "node:os";
 import { delimiter, join } from "node:path";
 import { OslessError } from "../errors.ts";
 
@@ -279,39 +280,8 @@ export function runtimeLogErrors(path: string): string[] {
   return errors;
 }
 
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-  SIGSTKFLT: 16,
-  SIGCHLD: 17,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGTSTP: 20,
-  SIGTTIN: 21,
-  SIGTTOU: 22,
-  SIGURG: 23,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-  SIGVTALRM: 26,
-  SIGPROF: 27,
-  SIGWINCH: 28,
-  SIGIO: 29,
-  SIGPWR: 30,
-  SIGSYS: 31,
-};
+/** The host's signals by name (Node's table: SIGABRT before its alias SIGIOT, SIGIO before SIGPOLL). */
+const SIGNALS: Readonly<Record<string, number>> = constants.signals;
 
 export function signalNumber(sig: string): number {
   return SIGNALS[sig] ?? 0;
@@ -330,7 +300,7 @@ export function parseSignal(input: string, what = "signal"): string {
     if (n >= 34 && n <= 64) return String(n); // real-time signals: the runtime takes the number
   } else {
     const name = s.startsWith("SIG") ? s : `SIG${s}`;
-    if (name in SIGNALS) return name;
+    if (Object.hasOwn(SIGNALS, name)) return name;
   }
   throw new OslessError("E_USAGE", `invalid ${what} "${input}"`, {
     hint: "use a name such as TERM, SIGKILL or HUP, or a number from 1 to 64",
