@@ -13,8 +13,9 @@
  * - Nothing is named until the last stage is committed: a failing build tags nothing.
  */
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, posix, resolve } from "node:path";
+import { writeFileAtomic } from "../_internal/fs.ts";
 import { OslessError } from "../errors.ts";
 import { overlayUpperEntries } from "../layer/diff.ts";
 import type { LayerEntry } from "../layer/write.ts";
@@ -790,9 +791,7 @@ class Builder {
 
   async cacheWrite(key: string, value: unknown): Promise<void> {
     await mkdir(join(this.store.root, "build-cache"), { recursive: true });
-    const tmp = `${this.cachePath(key)}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(value));
-    await rename(tmp, this.cachePath(key));
+    await writeFileAtomic(this.cachePath(key), JSON.stringify(value));
   }
 }
 

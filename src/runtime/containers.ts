@@ -218,10 +218,11 @@ export class Containers {
     }
     await mkdir(this.dir, { recursive: true });
     return withLock(join(this.dir, ".names.lock"), async () => {
-      const taken = new Set((await this.list()).map((c) => c.name));
+      const existing = await this.list();
+      const taken = new Set(existing.map((c) => c.name));
       let name = wantedName;
       if (name !== undefined && taken.has(name)) {
-        const other = (await this.list()).find((c) => c.name === name)!;
+        const other = existing.find((c) => c.name === name)!;
         throw new OslessError(
           "E_CONFLICT",
           `the container name "${name}" is already in use by container ${other.id.slice(0, 12)}`,
