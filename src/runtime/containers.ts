@@ -172,14 +172,6 @@ export class Containers {
     }
   }
 
-  readSync(id: string): ContainerRecord | undefined {
-    try {
-      return JSON.parse(readFileSync(this.recordPath(id), "utf8")) as ContainerRecord;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** A container by exact name, full ID or unique ID prefix, as docker finds them. */
   async lookup(input: string): Promise<ContainerRecord> {
     const all = await this.list();
@@ -284,29 +276,29 @@ export class Containers {
   }
 }
 
-/** Field 22 (starttime) of /proc/PID/stat, or undefined when the process is gone. */
-export function processStartTime(pid: number): string | undefined {
+/** A process's state letter (field 3) and start time (field 22) from /proc/PID/stat; undefined when it is gone. */
+function procStat(pid: number): { state: string; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may contain spaces and parentheses: fields after it follow the last ")".
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return rest[19];
+    return { state: rest[0]!, start: rest[19]! };
   } catch {
     return undefined;
   }
 }
 
+/** Field 22 (starttime) of /proc/PID/stat, or undefined when the process is gone. */
+export function processStartTime(pid: number): string | undefined {
+  return procStat(pid)?.start;
+}
+
 /** True while the process that was the container's first process still runs (same PID, same start time). */
 export function stillRunning(state: ContainerState): boolean {
   if (state.status !== "running" || !state.pid) return false;
-  const start = processStartTime(state.pid);
-  if (start === undefined) return false;
-  if (state.pidStart !== undefined && start !== state.pidStart) return false;
+  const st = procStat(state.pid);
+  if (st === undefined) return false;
+  if (state.pidStart !== undefined && st.start !== state.pidStart) return false;
   // A zombie has exited; its parent (the runtime) has not reaped it yet.
-  try {
-    const s = readFileSync(`/proc/${state.pid}/stat`, "utf8");
-    return s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
+  return st.state !== "Z";
 }

@@ -226,22 +226,6 @@ export function runtimeCall(rt: RuntimeInfo, sub: string, args: string[]): Promi
   });
 }
 
-/** A runtime subcommand that must succeed; its error message becomes an E_RUNTIME error. */
-export async function runtimeMust(
-  rt: RuntimeInfo,
-  sub: string,
-  args: string[],
-  what: string,
-): Promise<string> {
-  const r = await runtimeCall(rt, sub, args);
-  if (r.status !== 0) {
-    throw new OslessError("E_RUNTIME", `${what}: ${rt.name} ${sub} failed: ${runtimeMessage(r.stderr)}`, {
-      hint: `see the runtime's message above; \`${rt.name} --root ${rt.stateRoot} list\` shows its containers`,
-    });
-  }
-  return r.stdout;
-}
-
 /** The runtime's own error text from its stderr or a JSON log: the last error-level message. */
 export function runtimeMessage(text: string): string {
   let last: string | undefined;
