@@ -144,8 +144,22 @@ async function selectLayer(page: Page, i: number): Promise<void> {
 }
 
 async function expand(page: Page, path: string, child: string): Promise<void> {
-  const r = page.locator(row(path));
-  if ((await r.getAttribute("aria-expanded")) !== "true") await r.locator(".toggle").click();
+  // A click can land while the tree is being redrawn (after a layer was selected) and be lost with the old row:
+  // click again while the row is still collapsed, then require the child as before.
+  for (let i = 0; i < 3; i++) {
+    const r = page.locator(row(path));
+    if ((await r.getAttribute("aria-expanded")) !== "true") await r.locator(".toggle").click();
+    if (
+      await page
+        .locator(row(child))
+        .waitFor({ timeout: 2_000 })
+        .then(
+          () => true,
+          () => false,
+        )
+    )
+      return;
+  }
   await reach(page, row(child), `${path}/ expanded`);
 }
 
