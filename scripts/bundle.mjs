@@ -10,7 +10,39 @@ import { rm } from "node:fs/promises";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
+
+// node:child_process (with node:net and friends) costs ~6 ms to load, and commander loads it at start for a
+// feature osless does not use (executable subcommands). Every import of it in the bundle gets these stand-ins,
+// which load the real module on their first call; the functions are all osless and commander call.
+const CHILD_PROCESS_FUNCTIONS = [
+  "spawn",
+  "spawnSync",
+  "execFile",
+  "execFileSync",
+  "exec",
+  "execSync",
+  "fork",
+];
+const lazyChildProcess = {
+  name: "lazy-child-process",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.namespace === "lazy" ? undefined : { path: "child_process", namespace: "lazy" },
+    );
+    b.onLoad({ filter: /.*/, namespace: "lazy" }, () => ({
+      loader: "js",
+      contents: CHILD_PROCESS_FUNCTIONS.map(
+        (f) => `exports.${f} = (...a) => require("node:child_process").${f}(...a);`,
+      ).join("\n"),
+    }));
+  },
+};
+
 const common = {
+  // Whitespace and syntax only: names stay, so stack traces still read (and the source map maps them).
+  minifyWhitespace: true,
+  minifySyntax: true,
+  plugins: [lazyChildProcess],
   bundle: true,
   platform: "node",
   target: "node20",
