@@ -7,20 +7,23 @@
 // writes the cache to ~/.cache/osless (per user, never shared: cached code is code), later runs skip compiling
 // the bundle (~25 ms of every command). V8 rejects a cache that does not match the source and this Node; a
 // rejected or unreadable cache is rewritten.
-import {
+// CommonJS (see bin/package.json): Node's ES module loader costs ~7 ms more to start this one file.
+const {
   closeSync,
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeSync,
-} from "node:fs";
-import { createRequire } from "node:module";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+} = require("node:fs");
+const Module = require("node:module");
+const { homedir } = require("node:os");
+const { dirname, join } = require("node:path");
+const { pathToFileURL } = require("node:url");
 
 // Keep in step with CONTAINER_COMMANDS in src/cli/program.ts (a test checks it).
 const CONTAINER_COMMANDS = new Set([
@@ -84,15 +87,21 @@ function writeCache(path, data) {
     writeSync(fd, data);
     closeSync(fd);
     renameSync(tmp, path);
+    // The caches of earlier builds of this bundle are dead weight (each ~0.5 MB): remove them.
+    const name = path.split("/").pop();
+    const prefix = name.slice(0, name.lastIndexOf("-") + 1);
+    for (const f of readdirSync(dir)) {
+      if (f !== name && f.startsWith(prefix) && /^[0-9a-f]+$/.test(f.slice(prefix.length))) {
+        rmSync(join(dir, f), { force: true });
+      }
+    }
   } catch {
     // No cache: the next run compiles again.
   }
 }
 
 function runBundle(file) {
-  const require = createRequire(import.meta.url);
   const vm = require("node:vm");
-  const Module = require("node:module");
   // A leading #! line is not JavaScript once wrapped: make it a comment (same length, same lines).
   const text = readFileSync(file, "utf8");
   const source = text.startsWith("#!") ? `//${text.slice(2)}` : text;
@@ -108,7 +117,7 @@ function runBundle(file) {
   fn.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file));
 }
 
-const dist = fileURLToPath(new URL("../dist/", import.meta.url));
+const dist = join(__dirname, "..", "dist");
 const run = join(dist, "osless-run.cjs");
 const bundle = join(dist, "osless.cjs");
 if (CONTAINER_COMMANDS.has(commandWord(process.argv.slice(2))) && existsSync(run)) {
@@ -116,9 +125,12 @@ if (CONTAINER_COMMANDS.has(commandWord(process.argv.slice(2))) && existsSync(run
 } else if (existsSync(bundle)) {
   runBundle(bundle);
 } else if (existsSync(join(dist, "cli/main.js"))) {
-  await import(new URL("../dist/cli/main.js", import.meta.url).href);
+  // The compiled ES modules (a build without the bundles). A failed import rejects: Node reports it, exit 1.
+  import(pathToFileURL(join(dist, "cli/main.js")).href);
 } else {
-  const { register } = await import("tsx/esm/api");
-  register();
-  await import(new URL("../src/cli/main.ts", import.meta.url).href);
+  // A source checkout with no build: the TypeScript sources through tsx.
+  import("tsx/esm/api").then(({ register }) => {
+    register();
+    return import(pathToFileURL(join(__dirname, "..", "src/cli/main.ts")).href);
+  });
 }
