@@ -4,7 +4,6 @@
  * manifest and names the image, in one store transaction: until then nothing names it, so a failed build tags
  * nothing.
  */
-import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Digest, digestOf } from "../digest/index.ts";
@@ -129,10 +128,7 @@ export async function putLayer(
     });
     const tx = await store.begin();
     try {
-      await tx.put(() => createReadStream(file), {
-        digest: written.descriptor.digest,
-        size: written.descriptor.size,
-      });
+      await tx.adopt(file, { digest: written.descriptor.digest, size: written.descriptor.size });
       await tx.commit();
     } finally {
       await tx.dispose();

@@ -432,6 +432,45 @@ export class Transaction {
   }
 
   /**
+   * Stage a file this process wrote and hashed itself (a layer from writeLayer) without reading or copying it
+   * again: it is synced and moved into the transaction's ingest. `file` must be on the store's filesystem (under
+   * ingest/); it is moved or removed either way. Its size is checked; its digest is the caller's word.
+   */
+  async adopt(file: string, ref: BlobRef): Promise<BlobRef> {
+    if (this.#done) throw new Error("transaction already finished");
+    const prior = this.#staged.get(ref.digest);
+    if (prior || (await this.store.hasBlob(ref))) {
+      await rm(file, { force: true });
+      if (prior) return prior.ref;
+      this.#staged.set(ref.digest, { ingest: "", ref, present: true });
+      return ref;
+    }
+    const fh = await open(file, "r+");
+    try {
+      const { size } = await fh.stat();
+      if (size !== ref.size) {
+        throw new OslessError("E_IO", `${file} has ${size} bytes, not the ${ref.size} written`, {
+          hint: "something else wrote to the store's ingest directory; run the command again",
+        });
+      }
+      await fh.datasync();
+    } catch (e) {
+      await fh.close();
+      await rm(file, { force: true });
+      throw e;
+    }
+    await fh.close();
+    const dir = join(
+      this.store.ingestDir,
+      `${this.id}-${this.#staged.size}-${randomBytes(3).toString("hex")}`,
+    );
+    await mkdir(dir, { mode: 0o700 });
+    await rename(file, join(dir, "data"));
+    this.#staged.set(ref.digest, { ingest: dir, ref, present: false });
+    return ref;
+  }
+
+  /**
    * Add a blob from a source that can start at an offset (a registry). Its ingest is named by its digest and
    * locked per digest across processes while it is written: two pulls of one blob fetch it once, and a pull
    * killed half-way is continued by the next one (the partial file is re-hashed and `open(offset)` asked for the
