@@ -9,7 +9,9 @@
  * so `ino` is that entry's host inode: two names of one file (hard links within a layer) share it.
  *
  * Names that are not UTF-8 cannot be named by an ImageFiles path (a string): `list` and `walk` leave them, and
- * everything below such a directory, out. Nothing is read twice, nothing is executed.
+ * everything below such a directory, out (no error). Symlink targets are decoded as UTF-8 (as DirFiles does).
+ * A directory's host path is its topmost layer's directory only: its contents come from `list`/`walk`. Nothing
+ * from the image is executed.
  */
 import { isUtf8 } from "node:buffer";
 import { type BigIntStats, constants, readlinkSync, type Stats } from "node:fs";
