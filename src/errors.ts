@@ -45,7 +45,9 @@ export type ErrorCode =
   | "E_COMMAND_NOT_FOUND"
   | "E_COMMAND_NOT_EXECUTABLE"
   | "E_DOCKERFILE"
-  | "E_BUILD";
+  | "E_BUILD"
+  | "E_TOOL_MISSING"
+  | "E_SLIM";
 
 export interface OslessErrorOptions {
   /** How the user can fix it, one sentence. */

@@ -5,9 +5,9 @@
  * The restrictions are a container's (namespaces, cgroup, capabilities, seccomp), as `docker build` has them.
  */
 
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { arch, release } from "node:os";
 import { join } from "node:path";
 import { OslessError } from "../errors.ts";
@@ -22,7 +22,15 @@ import {
   prepareSnapshots,
   UnionRoot,
 } from "./rootfs.ts";
-import { findRuntime, runtimeArgv, runtimeCall, runtimeLogErrors, signalNumber } from "./runtime.ts";
+import {
+  findRuntime,
+  type RuntimeInfo,
+  runtimeArgv,
+  runtimeCall,
+  runtimeLogErrors,
+  runtimeMessage,
+  signalNumber,
+} from "./runtime.ts";
 import { DEFAULT_PROFILE, toOciSeccomp } from "./seccomp.ts";
 import { buildSpec } from "./spec.ts";
 import type { RunOptions } from "./types.ts";
@@ -35,11 +43,26 @@ export interface EphemeralOptions {
   /** The process: `args` (the full argv), env, workdir, user, network. */
   run: RunOptions;
   runtime?: string | undefined;
+  /** What the run is for, in errors ("RUN", "slim's traced run"). */
+  purpose?: string | undefined;
   /** Where the process's output goes (default: osless's own). */
   stdio?: ["ignore" | "inherit", "inherit" | "pipe", "inherit" | "pipe"] | undefined;
   /** Called with each chunk of output when stdio pipes it. */
   onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * A tracer for the container's first process: called with its host PID after the runtime created the container
+   * and before the process runs the command (the runtime then runs `create` and `start`, not `run`). It returns
+   * once attached, with the process's exit status to come: the runtime cannot report it, as it is not the
+   * process's parent then. `osless slim` attaches strace here.
+   */
+  attach?: ((pid: number) => Promise<{ exited: Promise<number> }>) | undefined;
+  /**
+   * Called once the process runs (a server, probed over the network meanwhile); when it settles the process is
+   * stopped (SIGTERM, then SIGKILL after `stopTimeoutMs`, default 5 s) unless it ended on its own.
+   */
+  whileRunning?: (() => Promise<void>) | undefined;
+  stopTimeoutMs?: number | undefined;
 }
 
 export interface EphemeralResult {
@@ -60,9 +83,9 @@ export async function runOnLayers(store: Store, opts: EphemeralOptions): Promise
   if (rt.name !== "runc" || !overlaySupported(snapshotsRoot)) {
     throw new OslessError(
       "E_RUNTIME",
-      `RUN needs an overlay root: only runc mounts one, on a filesystem overlayfs accepts${rt.name !== "runc" ? ` (not ${rt.name})` : ""}`,
+      `${opts.purpose ?? "RUN"} needs an overlay root: only runc mounts one, on a filesystem overlayfs accepts${rt.name !== "runc" ? ` (not ${rt.name})` : ""}`,
       {
-        hint: "build with runc (the default) on a store on ext4, xfs, btrfs or tmpfs",
+        hint: "use runc (the default) with a store on ext4, xfs, btrfs or tmpfs",
       },
     );
   }
@@ -107,19 +130,10 @@ export async function runOnLayers(store: Store, opts: EphemeralOptions): Promise
     const mountPoints = [...made].sort();
     await writeFile(join(bundle, "config.json"), JSON.stringify(spec));
     const log = join(dir, "runtime.log");
-    const [cmd, ...args] = runtimeArgv(rt, "run", ["--bundle", bundle, id], { log });
     const stdio = opts.stdio ?? ["ignore", "inherit", "inherit"];
-    const child = spawn(cmd!, args, { stdio });
-    if (opts.onOutput) {
-      child.stdout?.on("data", (b: Buffer) => opts.onOutput!("stdout", b));
-      child.stderr?.on("data", (b: Buffer) => opts.onOutput!("stderr", b));
-    }
-    const onAbort = () => child.kill("SIGKILL");
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    const status = await new Promise<number>((resolve, reject) => {
-      child.on("error", (e) => reject(new OslessError("E_RUNTIME", `cannot run ${rt.name}: ${e.message}`)));
-      child.on("close", (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
-    }).finally(() => opts.signal?.removeEventListener("abort", onAbort));
+    const status = opts.attach
+      ? await createAttachStart(rt, { bundle, id, log, dir, stdio }, opts, opts.attach)
+      : await runWhole(rt, { bundle, id, log, stdio }, opts);
     const errors = runtimeLogErrors(log);
     if (errors.length > 0 || opts.signal?.aborted) {
       await runtimeCall(rt, "delete", ["--force", id]);
@@ -137,5 +151,112 @@ export async function runOnLayers(store: Store, opts: EphemeralOptions): Promise
   } catch (e) {
     await cleanup();
     throw e;
+  }
+}
+
+interface Launch {
+  bundle: string;
+  id: string;
+  log: string;
+  stdio: NonNullable<EphemeralOptions["stdio"]>;
+}
+
+function wireOutput(child: ChildProcess, opts: EphemeralOptions): void {
+  if (opts.onOutput) {
+    child.stdout?.on("data", (b: Buffer) => opts.onOutput!("stdout", b));
+    child.stderr?.on("data", (b: Buffer) => opts.onOutput!("stderr", b));
+  }
+}
+
+/** The container until `whileRunning` settles, then stopped: SIGTERM, SIGKILL after the timeout. */
+function stopAfter(
+  opts: EphemeralOptions,
+  ended: Promise<unknown>,
+  kill: (sig: "TERM" | "KILL") => void,
+): void {
+  if (!opts.whileRunning) return;
+  let over = false;
+  void ended.finally(() => {
+    over = true;
+  });
+  void opts
+    .whileRunning()
+    .catch(() => {})
+    .then(() => {
+      if (over) return;
+      kill("TERM");
+      const t = setTimeout(() => kill("KILL"), opts.stopTimeoutMs ?? 5000);
+      void ended.finally(() => clearTimeout(t));
+    });
+}
+
+/** `runtime run`: the runtime is the process's parent and reports its exit status. */
+async function runWhole(rt: RuntimeInfo, l: Launch, opts: EphemeralOptions): Promise<number> {
+  const [cmd, ...args] = runtimeArgv(rt, "run", ["--bundle", l.bundle, l.id], { log: l.log });
+  const child = spawn(cmd!, args, { stdio: l.stdio });
+  wireOutput(child, opts);
+  const onAbort = () => child.kill("SIGKILL");
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  const ended = new Promise<number>((resolve, reject) => {
+    child.on("error", (e) => reject(new OslessError("E_RUNTIME", `cannot run ${rt.name}: ${e.message}`)));
+    child.on("close", (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
+  });
+  // The runtime forwards the signals it gets to the container's first process.
+  stopAfter(opts, ended, (sig) => child.kill(`SIG${sig}`));
+  return ended.finally(() => opts.signal?.removeEventListener("abort", onAbort));
+}
+
+/**
+ * `runtime create`, the tracer attached to the waiting process, `runtime start`. The process inherits create's
+ * stdio, so its output is read from create's pipes until the process (the last holder) closes them.
+ */
+async function createAttachStart(
+  rt: RuntimeInfo,
+  l: Launch & { dir: string },
+  opts: EphemeralOptions,
+  attach: NonNullable<EphemeralOptions["attach"]>,
+): Promise<number> {
+  const pidFile = join(l.dir, "pid");
+  const [cmd, ...args] = runtimeArgv(rt, "create", ["--bundle", l.bundle, "--pid-file", pidFile, l.id], {
+    log: l.log,
+  });
+  const child = spawn(cmd!, args, { stdio: l.stdio });
+  wireOutput(child, opts);
+  const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  const created = await new Promise<number>((resolve, reject) => {
+    child.on("error", (e) => reject(new OslessError("E_RUNTIME", `cannot run ${rt.name}: ${e.message}`)));
+    child.on("exit", (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
+  });
+  if (created !== 0) return created; // the caller reads the runtime's log
+  const kill = (sig: "TERM" | "KILL") => void runtimeCall(rt, "kill", [l.id, sig]).catch(() => {});
+  const onAbort = () => kill("KILL");
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const pid = Number((await readFile(pidFile, "utf8")).trim());
+    let tracer: { exited: Promise<number> };
+    try {
+      tracer = await attach(pid);
+    } catch (e) {
+      await runtimeCall(rt, "delete", ["--force", l.id]);
+      throw e;
+    }
+    const started = await runtimeCall(rt, "start", [l.id]);
+    if (started.status !== 0) {
+      await runtimeCall(rt, "delete", ["--force", l.id]);
+      throw new OslessError(
+        "E_RUNTIME",
+        `${rt.name} could not start the process: ${runtimeMessage(started.stderr)}`,
+        {
+          hint: "the runtime's message says why",
+        },
+      );
+    }
+    stopAfter(opts, tracer.exited, kill);
+    const status = await tracer.exited;
+    await closed;
+    await runtimeCall(rt, "delete", ["--force", l.id]);
+    return status;
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
   }
 }
