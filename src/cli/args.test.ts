@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isOslessError } from "../errors.ts";
-import { parseSize } from "./args.ts";
+import { isOslessError, OslessError } from "../errors.ts";
+import { parseSize, splitCommandLine } from "./args.ts";
 
 test("parseSize: bytes, decimal and binary units, case-insensitive; junk refused as a usage error", () => {
   assert.equal(parseSize("512", "--x"), 512);
@@ -13,6 +13,24 @@ test("parseSize: bytes, decimal and binary units, case-insensitive; junk refused
     assert.throws(
       () => parseSize(bad, "--max-layer-size"),
       (e) => isOslessError(e, "E_USAGE") && /--max-layer-size/.test(e.message),
+    );
+  }
+});
+
+test("splitCommandLine splits as a shell splits a simple command, without expanding anything", () => {
+  assert.deepEqual(splitCommandLine("greet  world", "--probe"), ["greet", "world"]);
+  assert.deepEqual(splitCommandLine(`greet 'big world' "a \\"b\\" $X" c\\ d ''`, "--probe"), [
+    "greet",
+    "big world",
+    'a "b" $X',
+    "c d",
+    "",
+  ]);
+  for (const bad of ["", "   ", "a 'b", 'a "b', "a\\"]) {
+    assert.throws(
+      () => splitCommandLine(bad, "--probe"),
+      (e) => e instanceof OslessError && e.code === "E_USAGE" && e.message.startsWith("--probe"),
+      bad,
     );
   }
 });

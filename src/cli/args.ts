@@ -62,3 +62,57 @@ export function parseInteger(value: string, flag: string): number {
   }
   return Number(value);
 }
+
+/**
+ * A command line given as one flag value (`--probe "greet 'big world'"`) split into words as a POSIX shell splits
+ * a simple command: blanks separate, '…' is literal, "…" keeps \" \\ \$ \` escapes, \ escapes one character
+ * outside quotes. No expansion of any kind: the image need not have a shell.
+ */
+export function splitCommandLine(value: string, flag: string): string[] {
+  const words: string[] = [];
+  let cur: string | undefined;
+  let i = 0;
+  const bad = (why: string) =>
+    new OslessError("E_USAGE", `${flag} "${value}": ${why}`, {
+      hint: `quote words with spaces: ${flag} "prog 'two words'"`,
+    });
+  while (i < value.length) {
+    const c = value[i]!;
+    if (c === " " || c === "\t" || c === "\n") {
+      if (cur !== undefined) words.push(cur);
+      cur = undefined;
+      i++;
+    } else if (c === "'") {
+      const end = value.indexOf("'", i + 1);
+      if (end < 0) throw bad("a ' is not closed");
+      cur = (cur ?? "") + value.slice(i + 1, end);
+      i = end + 1;
+    } else if (c === '"') {
+      cur ??= "";
+      i++;
+      for (;;) {
+        if (i >= value.length) throw bad('a " is not closed');
+        const d = value[i]!;
+        if (d === '"') break;
+        if (d === "\\" && '"\\$`'.includes(value[i + 1] ?? "")) {
+          cur += value[i + 1];
+          i += 2;
+        } else {
+          cur += d;
+          i++;
+        }
+      }
+      i++;
+    } else if (c === "\\") {
+      if (i + 1 >= value.length) throw bad("it ends with a \\");
+      cur = (cur ?? "") + value[i + 1];
+      i += 2;
+    } else {
+      cur = (cur ?? "") + c;
+      i++;
+    }
+  }
+  if (cur !== undefined) words.push(cur);
+  if (words.length === 0) throw bad("no command");
+  return words;
+}

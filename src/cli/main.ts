@@ -12,6 +12,7 @@ import { registerExploreCommand } from "./commands/explore.ts";
 import { registerExportCommand } from "./commands/export.ts";
 import { registerRegistryCommands } from "./commands/registry.ts";
 import { registerRunCommands } from "./commands/run.ts";
+import { registerSlimCommand } from "./commands/slim.ts";
 import { reportError } from "./output/report.ts";
 import { createProgram } from "./program.ts";
 
@@ -517,5 +518,6 @@ registerRunCommands(program, { io, store, act });
 registerContainerViewCommands(program, { io, store, act });
 registerBuildCommand(program, { io, store, act });
 registerExportCommand(program, { io, store, act });
+registerSlimCommand(program, { io, store, act });
 
 void parse();
