@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: the registry the pull/push tests run (docker-registry; openssl makes its token-auth certificate),
+# Debian packages: the registry the pull/push tests run (docker-registry; openssl makes its token-auth certificate), the OCI runtimes (runc, crun) and the tracer slim uses (strace),
 # peers for interop (skopeo, umoci, podman), fixture sources (gcc + libc6-dev for static
 # programs, musl-tools for musl-linked ones, golang-go for Go ones, busybox-static, debootstrap; rpm and db5.3-util make rpm databases; time measures peak memory in benchmarks; chromium (driven by playwright-core) and tmux run the explorer's browser and terminal views), oracles (GNU tar, python3, xz, zstd, bzip2, file; attr for xattrs).
-PACKAGES=(docker-registry runc crun openssl time chromium tmux fonts-dejavu-core skopeo umoci podman busybox-static debootstrap gcc libc6-dev musl-tools golang-go rpm db5.3-util tar gzip xz-utils zstd bzip2 attr python3 file ca-certificates)
+PACKAGES=(docker-registry runc crun strace openssl time chromium tmux fonts-dejavu-core skopeo umoci podman busybox-static debootstrap gcc libc6-dev musl-tools golang-go rpm db5.3-util tar gzip xz-utils zstd bzip2 attr python3 file ca-certificates)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
