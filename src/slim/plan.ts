@@ -67,7 +67,10 @@ class Planner {
   add(path: string, reason: string, body?: Buffer): void {
     const k = this.kept.get(path);
     if (k === undefined) this.kept.set(path, { path, reasons: [reason], ...(body ? { body } : {}) });
-    else if (!k.reasons.includes(reason)) k.reasons.push(reason);
+    else {
+      if (!k.reasons.includes(reason)) k.reasons.push(reason);
+      if (body) k.body = body;
+    }
   }
 
   /**
