@@ -79,6 +79,10 @@ class Planner {
    * each symlink on the way is seen.
    */
   async keep(path: string, reason: string): Promise<string | undefined> {
+    const asked = `/${path
+      .split("/")
+      .filter((c) => c !== "" && c !== ".")
+      .join("/")}`;
     const todo = path.split("/").reverse();
     let cur: string[] = [];
     let hops = 0;
@@ -94,7 +98,8 @@ class Planner {
       if (st === undefined) return undefined;
       if (st.type === "symlink") {
         if (++hops > MAX_HOPS) return undefined;
-        this.add(p, `symlink on the way to ${path} (${reason})`);
+        // The path asked for may itself be the symlink (/etc/localtime): then it is kept for the reason itself.
+        this.add(p, p === asked ? reason : `symlink on the way to ${path} (${reason})`);
         const target = (await this.files.readlink(p)) ?? "";
         if (target.startsWith("/")) cur = [];
         const comps = target.split("/");
@@ -290,6 +295,16 @@ export async function planSlim(
     const reason = `${TRACED} (${[...e.calls].join(", ")})`;
     if ((await p.keep(path, reason)) === undefined) continue;
     for (const r of e.resolved) await p.keep(r, reason);
+  }
+  // One traced reason per path, with every call that named it (through any of its names).
+  for (const k of p.kept.values()) {
+    const calls = new Set<string>();
+    const rest = k.reasons.filter((r) => {
+      const m = /^named by the probe run \((.*)\)$/.exec(r);
+      if (m) for (const c of m[1]!.split(", ")) calls.add(c);
+      return m === null;
+    });
+    if (calls.size > 0) k.reasons = [...rest, `${TRACED} (${[...calls].join(", ")})`];
   }
   return { kept: p.kept, programs: p.programs, findings: p.findings };
 }

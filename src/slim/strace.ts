@@ -323,5 +323,7 @@ export function parseStraceDir(
     if (f.pid === firstPid) continue;
     for (const p of parseStraceFile(f.text, { afterFirstExec: setup.has(f.pid), cwd }).paths) paths.push(p);
   }
-  return main.exit ? { paths, exit: main.exit, processes: files.length } : { paths, processes: files.length };
+  // The runtime's setup threads are not processes of the container.
+  const processes = files.filter((f) => !setup.has(f.pid)).length;
+  return main.exit ? { paths, exit: main.exit, processes } : { paths, processes };
 }

@@ -41,8 +41,10 @@ export function formatSlimReport(r: SlimReport, verbose: boolean): string {
     out += `  probe              GET / answered ${o.http.status} (${o.http.body.length} bytes), the same on both\n`;
   else
     out += `  probe              exit ${o.status}, ${o.stdout.length + o.stderr.length} bytes of output, the same on both\n`;
-  if (r.traced)
-    out += `  traced             ${r.traced.files} file accesses by ${r.traced.processes} process(es)\n`;
+  if (r.traced) {
+    const n = r.traced.processes;
+    out += `  traced             ${r.traced.files} file accesses by ${n} process${n === 1 ? "" : "es"}\n`;
+  }
   const traced = r.kept.filter((k) => k.traced).length;
   out += `Kept ${r.kept.length} paths (${traced} found only by tracing)${verbose ? ":" : "; -v lists them"}\n`;
   if (verbose) {
