@@ -7,30 +7,12 @@ import type { Stats } from "node:fs";
 import { lstat, open, readdir, readlink } from "node:fs/promises";
 import { type InRootPath, resolveInRoot } from "../_internal/rootpath.ts";
 import { isOslessError } from "../errors.ts";
-import type { ImageFileInfo, ImageFiles, ImageWalkEntry } from "./files.ts";
-
-function typeOf(st: Stats): ImageFileInfo["type"] {
-  if (st.isFile()) return "file";
-  if (st.isDirectory()) return "directory";
-  if (st.isSymbolicLink()) return "symlink";
-  if (st.isCharacterDevice()) return "char";
-  if (st.isBlockDevice()) return "block";
-  if (st.isFIFO()) return "fifo";
-  return "other";
-}
+import { fileInfo, fileType, type ImageFileInfo, type ImageFiles, type ImageWalkEntry } from "./files.ts";
 
 function info(r: InRootPath): ImageFileInfo | undefined {
   const st = r.stat;
   if (st === undefined || r.missingFrom >= 0) return undefined;
-  return {
-    path: r.rel,
-    type: typeOf(st),
-    mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
-    size: st.isFile() ? st.size : 0,
-    ino: st.ino,
-  };
+  return fileInfo(r.rel, st);
 }
 
 export class DirFiles implements ImageFiles {
@@ -104,7 +86,7 @@ export class DirFiles implements ImageFiles {
         const st = await lstat(host);
         const entry: ImageWalkEntry = {
           path,
-          type: typeOf(st),
+          type: fileType(st),
           mode: st.mode & 0o7777,
           uid: st.uid,
           gid: st.gid,

@@ -46,3 +46,27 @@ export interface ImageFiles {
    */
   parsed?<T>(path: string, parse: (bytes: Buffer) => T): { value: T } | undefined;
 }
+
+/** The type of an lstat result, as ImageFileInfo names it. */
+export function fileType(st: import("node:fs").Stats | import("node:fs").BigIntStats): ImageFileInfo["type"] {
+  if (st.isFile()) return "file";
+  if (st.isDirectory()) return "directory";
+  if (st.isSymbolicLink()) return "symlink";
+  if (st.isCharacterDevice()) return "char";
+  if (st.isBlockDevice()) return "block";
+  if (st.isFIFO()) return "fifo";
+  return "other";
+}
+
+/** ImageFileInfo from a host lstat of what `path` (in-root, no leading "/") is. */
+export function fileInfo(path: string, st: import("node:fs").Stats): ImageFileInfo {
+  return {
+    path,
+    type: fileType(st),
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.isFile() ? st.size : 0,
+    ino: st.ino,
+  };
+}

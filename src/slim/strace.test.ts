@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { needTool, run, tmpdir } from "../../test/fixtures/tools.ts";
 import { isOslessError } from "../errors.ts";
 import { isRuntimePath, parseStraceDir, parseStraceFile, type TracedPath } from "./strace.ts";
+import { straceArgs } from "./trace.ts";
 
 // Recorded with runc 1.1 and strace 6.1 (Debian 12): the container's first process, then a child it forked.
 const FIRST = `openat(AT_FDCWD</>, "/proc/self/fd/5", O_WRONLY|O_CLOEXEC) = 3</run/runc/t1/exec.fifo>
@@ -292,25 +293,7 @@ test("a real trace of a shell: a relative open in a child, a directory listed, t
   const strace = needTool("strace", "strace");
   const dir = await tmpdir("strace-");
   const script = "cd /etc && cat ./hostname >/dev/null; ls /usr/lib >/dev/null; (exit 4); exit 3";
-  const r = await run(
-    strace,
-    [
-      "-ff",
-      "-q",
-      "-z",
-      "-y",
-      "-s",
-      "4096",
-      "-e",
-      "trace=%file,fchdir",
-      "-o",
-      join(dir, "trace"),
-      "sh",
-      "-c",
-      script,
-    ],
-    { allowFail: true },
-  );
+  const r = await run(strace, [...straceArgs(join(dir, "trace")), "sh", "-c", script], { allowFail: true });
   assert.equal(r.code, 3, r.stderr);
   const files = readdirSync(dir).map((n) => ({
     pid: Number(n.slice("trace.".length)),

@@ -19,6 +19,14 @@ import { delimiter, join } from "node:path";
 import { OslessError } from "../errors.ts";
 import { parseStraceDir, type TracedPath } from "./strace.ts";
 
+/**
+ * strace's flags (without what it traces): one output file per process (`PREFIX.<pid>`, no interleaved lines),
+ * successful calls only, descriptors annotated with their paths, whole strings, the calls that name files.
+ */
+export function straceArgs(outPrefix: string): string[] {
+  return ["-ff", "-q", "-z", "-y", "-s", "4096", "-e", "trace=%file,fchdir", "-o", outPrefix];
+}
+
 /** How long attaching may take before the run is given up. */
 const ATTACH_TIMEOUT_MS = 10_000;
 
@@ -78,24 +86,9 @@ export async function attachStrace(
   pid: number,
   opts: { cwd?: string | undefined } = {},
 ): Promise<{ exited: Promise<number>; trace: Promise<Trace> }> {
-  const child: ChildProcess = spawn(
-    strace,
-    [
-      "-ff",
-      "-q",
-      "-z",
-      "-y",
-      "-s",
-      "4096",
-      "-e",
-      "trace=%file,fchdir",
-      "-o",
-      join(dir, "trace"),
-      "-p",
-      `${pid}`,
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const child: ChildProcess = spawn(strace, [...straceArgs(join(dir, "trace")), "-p", `${pid}`], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const err: Buffer[] = [];
   child.stderr?.on("data", (b: Buffer) => err.push(b));
   const ended = new Promise<number>((resolve, reject) => {

@@ -17,7 +17,13 @@ import { isUtf8 } from "node:buffer";
 import { type BigIntStats, constants, readlinkSync, type Stats } from "node:fs";
 import { open, readlink } from "node:fs/promises";
 import { isErrno } from "../_internal/fs.ts";
-import type { ImageFileInfo, ImageFiles, ImageWalkEntry } from "../analysis/files.ts";
+import {
+  fileInfo,
+  fileType,
+  type ImageFileInfo,
+  type ImageFiles,
+  type ImageWalkEntry,
+} from "../analysis/files.ts";
 import { isOslessError } from "../errors.ts";
 import { readUnionDir, type UnionDirEntry } from "../runtime/export.ts";
 import type { UnionRoot } from "../runtime/rootfs.ts";
@@ -35,28 +41,6 @@ export interface UnionHostEntry {
 }
 
 const SLASH = Buffer.from("/");
-
-function typeOf(st: Stats | BigIntStats): ImageFileInfo["type"] {
-  if (st.isFile()) return "file";
-  if (st.isDirectory()) return "directory";
-  if (st.isSymbolicLink()) return "symlink";
-  if (st.isCharacterDevice()) return "char";
-  if (st.isBlockDevice()) return "block";
-  if (st.isFIFO()) return "fifo";
-  return "other";
-}
-
-function infoOf(path: string, st: Stats): ImageFileInfo {
-  return {
-    path,
-    type: typeOf(st),
-    mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
-    size: st.isFile() ? st.size : 0,
-    ino: st.ino,
-  };
-}
 
 export class UnionFiles implements ImageFiles {
   readonly union: UnionRoot;
@@ -95,12 +79,12 @@ export class UnionFiles implements ImageFiles {
 
   async stat(path: string): Promise<ImageFileInfo | undefined> {
     const e = this.lstatHost(path, { follow: true });
-    return e && infoOf(e.path, e.stats);
+    return e && fileInfo(e.path, e.stats);
   }
 
   async lstat(path: string): Promise<ImageFileInfo | undefined> {
     const e = this.lstatHost(path);
-    return e && infoOf(e.path, e.stats);
+    return e && fileInfo(e.path, e.stats);
   }
 
   async readlink(path: string): Promise<string | undefined> {
@@ -167,7 +151,7 @@ export class UnionFiles implements ImageFiles {
       const st = e.st;
       const entry: ImageWalkEntry = {
         path: rel.toString("utf8"),
-        type: typeOf(st),
+        type: fileType(st),
         mode: Number(st.mode) & 0o7777,
         uid: Number(st.uid),
         gid: Number(st.gid),
