@@ -52,3 +52,15 @@ export async function pathExists(path: string): Promise<boolean> {
 export function isErrno(e: unknown, code: string): boolean {
   return (e as NodeJS.ErrnoException | undefined)?.code === code;
 }
+
+/** The first `want` bytes of an open file (fewer when it ends sooner). */
+export async function readHead(fh: import("node:fs/promises").FileHandle, want: number): Promise<Buffer> {
+  const buf = Buffer.alloc(Math.max(0, want));
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
+}

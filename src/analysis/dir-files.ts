@@ -3,11 +3,11 @@
  * root with chroot semantics (src/_internal/rootpath.ts), so an absolute symlink in the tree never reaches the
  * host's own files. Files are only read, never executed.
  */
-import type { Stats } from "node:fs";
 import { lstat, open, readdir, readlink } from "node:fs/promises";
+import { readHead } from "../_internal/fs.ts";
 import { type InRootPath, resolveInRoot } from "../_internal/rootpath.ts";
 import { isOslessError } from "../errors.ts";
-import { fileInfo, fileType, type ImageFileInfo, type ImageFiles, type ImageWalkEntry } from "./files.ts";
+import { fileInfo, type ImageFileInfo, type ImageFiles, type ImageWalkEntry } from "./files.ts";
 
 function info(r: InRootPath): ImageFileInfo | undefined {
   const st = r.stat;
@@ -54,15 +54,7 @@ export class DirFiles implements ImageFiles {
     if (!r?.stat?.isFile() || r.missingFrom >= 0) return undefined;
     const fh = await open(r.host, "r");
     try {
-      const want = Math.min(maxBytes, r.stat.size);
-      const buf = Buffer.alloc(want);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return buf.subarray(0, got);
+      return await readHead(fh, Math.min(maxBytes, r.stat.size));
     } finally {
       await fh.close();
     }
@@ -84,15 +76,7 @@ export class DirFiles implements ImageFiles {
         const path = rel === "" ? name : `${rel}/${name}`;
         const host = `${this.root}/${path}`;
         const st = await lstat(host);
-        const entry: ImageWalkEntry = {
-          path,
-          type: fileType(st),
-          mode: st.mode & 0o7777,
-          uid: st.uid,
-          gid: st.gid,
-          size: st.isFile() ? st.size : 0,
-          ino: st.ino,
-        };
+        const entry: ImageWalkEntry = fileInfo(path, st);
         if (st.isSymbolicLink()) entry.linkTarget = await readlink(host);
         yield entry;
         if (st.isDirectory()) dirs.push(path);

@@ -14,9 +14,9 @@
  * from the image is executed.
  */
 import { isUtf8 } from "node:buffer";
-import { type BigIntStats, constants, readlinkSync, type Stats } from "node:fs";
+import { constants, readlinkSync, type Stats } from "node:fs";
 import { open, readlink } from "node:fs/promises";
-import { isErrno } from "../_internal/fs.ts";
+import { isErrno, readHead } from "../_internal/fs.ts";
 import {
   fileInfo,
   fileType,
@@ -107,15 +107,7 @@ export class UnionFiles implements ImageFiles {
     try {
       const st = await fh.stat();
       if (!st.isFile()) return undefined;
-      const want = Math.max(0, Math.min(maxBytes, st.size));
-      const buf = Buffer.alloc(want);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return buf.subarray(0, got);
+      return await readHead(fh, Math.max(0, Math.min(maxBytes, st.size)));
     } finally {
       await fh.close();
     }
