@@ -11,6 +11,12 @@ import { processIo, reportError } from "./output/report.ts";
 export function createProgram() {
   const io = processIo;
   let jsonErrors = process.argv.includes("--json");
+  // The reader of our output went away (`osless explore --json IMG | head`): end quietly, as a process killed by
+  // SIGPIPE does (128 + 13, what the shell and docker report), not with a stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(141);
+    throw e;
+  });
 
   async function store(): Promise<Store> {
     const { Store, defaultStoreRoot } = await import("../store/layout.ts");

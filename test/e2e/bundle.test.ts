@@ -134,16 +134,39 @@ test("the bundle's V8 code cache: written on the first run, used after, a bad on
   // Used as is: a second run does not rewrite it.
   assert.equal((await bin(root, ["ps"], env)).code, 0);
   assert.deepEqual(readFileSync(file), first);
-  // Garbage is rejected by V8 and replaced.
+  // Garbage is rejected by V8 and replaced; the caches of earlier builds go when a cache is written.
   writeFileSync(file, "not a code cache");
   chmodSync(file, 0o600);
+  writeFileSync(join(dir, "osless-run.cjs-0123abcd"), "an earlier build's cache");
+  writeFileSync(join(dir, "osless.cjs-0123abcd"), "the other bundle's: kept");
   const ps = await bin(root, ["ps"], env);
   assert.equal(ps.code, 0, ps.stderr);
   assert.ok(readFileSync(file).length > 10_000);
+  assert.deepEqual(ls(dir).sort(), [files[0]!, "osless.cjs-0123abcd"].sort());
   // A cache others could have written is not read (nor trusted): the command still runs.
   chmodSync(file, 0o666);
   const ignored = await bin(root, ["ps"], env);
   assert.equal(ignored.code, 0, ignored.stderr);
   // A cache home where nothing can be made is no cache, not a hang or an error.
   assert.equal((await bin(root, ["ps"], { XDG_CACHE_HOME: "/proc/osless-no-cache" })).code, 0);
+});
+
+test("a reader that goes away ends the command quietly with 141, as SIGPIPE would (no stack trace)", async () => {
+  const root = join(await tmpdir("bundle-epipe-"), "store");
+  const load = await bin(root, ["load", "--json", "-i", `oci:${await ociLayout(IMAGES.busybox)}:latest`]);
+  assert.equal(load.code, 0, load.stderr);
+  const id = (JSON.parse(load.stdout) as { images: { id: string }[] }).images[0]?.id as string;
+  const child = spawn(process.execPath, [BIN, "explore", "--json", id], {
+    env: { ...process.env, OSLESS_ROOT: root },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    stderr += b.toString();
+  });
+  // Our end is closed before the command writes anything: its first write fails with EPIPE.
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  assert.equal(code, 141, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|at /);
 });
