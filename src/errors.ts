@@ -47,7 +47,8 @@ export type ErrorCode =
   | "E_DOCKERFILE"
   | "E_BUILD"
   | "E_TOOL_MISSING"
-  | "E_SLIM";
+  | "E_SLIM"
+  | "E_TOUR";
 
 export interface OslessErrorOptions {
   /** How the user can fix it, one sentence. */

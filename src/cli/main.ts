@@ -13,6 +13,7 @@ import { registerExportCommand } from "./commands/export.ts";
 import { registerRegistryCommands } from "./commands/registry.ts";
 import { registerRunCommands } from "./commands/run.ts";
 import { registerSlimCommand } from "./commands/slim.ts";
+import { registerTourCommand } from "./commands/tour.ts";
 import { reportError } from "./output/report.ts";
 import { createProgram } from "./program.ts";
 
@@ -519,5 +520,6 @@ registerContainerViewCommands(program, { io, store, act });
 registerBuildCommand(program, { io, store, act });
 registerExportCommand(program, { io, store, act });
 registerSlimCommand(program, { io, store, act });
+registerTourCommand(program, { io, store, act });
 
 void parse();
