@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
+import { startRegistry } from "../fixtures/registry.ts";
 import { needTool, tmpdir } from "../fixtures/tools.ts";
 import { osless } from "./cli.ts";
 
@@ -93,4 +94,34 @@ test("the whole tour: Debian from debootstrap, a shell and exec in it, both imag
   assert.match(step(t2, 4).notes.join(), /tour\/debian is in the store from an earlier tour: reused/);
   assert.equal(step(t2, 4).commands.length, 0);
   assert.ok(t2.seconds < t.seconds, `${t2.seconds} s after ${t.seconds} s`);
+});
+
+test("--real-images pulls nginx, debian and alpine (here from a local registry standing in for Docker Hub) and analyzes them side by side", async () => {
+  const reg = await startRegistry({ logLevel: "error" });
+  try {
+    const root = join(await tmpdir("tour-real-"), "store");
+    const first = await osless(root, ["tour", "--no-debian", "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    // Stand-ins for Docker Hub's images: the tour's own hello under the three names.
+    for (const n of ["nginx", "debian", "alpine"]) {
+      const name = `${reg.host}/library/${n}:latest`;
+      assert.equal((await osless(root, ["tag", "tour/hello", name])).code, 0);
+      const push = await osless(root, ["push", name]);
+      assert.equal(push.code, 0, push.stderr);
+      assert.equal((await osless(root, ["rmi", name])).code, 0);
+    }
+    const r = await osless(root, ["tour", "--no-debian", "--real-images", "--registry", reg.host, "--json"]);
+    assert.equal(r.code, 0, r.stderr + r.stdout.slice(-2000));
+    const t = JSON.parse(r.stdout) as TourJson;
+    const pulls = step(t, 9).commands.filter((c) => c.command.startsWith("osless pull"));
+    assert.deepEqual(
+      pulls.map((c) => [c.command, c.status]),
+      ["nginx", "debian", "alpine"].map((n) => [`osless pull -q ${reg.host}/library/${n}`, 0]),
+    );
+    for (const n of ["nginx", "debian", "alpine"]) {
+      assert.equal(t.images[`${reg.host}/library/${n}`]?.verdict, "none");
+    }
+  } finally {
+    await reg.stop();
+  }
 });
