@@ -15,11 +15,12 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { lookup } from "node:dns/promises";
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { debianMirror } from "../_internal/apt-sources.ts";
+import { which } from "../_internal/which.ts";
 import { parseElf } from "../analysis/elf/index.ts";
 import { OslessError } from "../errors.ts";
 
@@ -70,21 +71,6 @@ int main(int argc, char **argv) {
   return 0;
 }
 `;
-
-/** A program on PATH, or undefined. */
-function which(name: string): string | undefined {
-  for (const d of (process.env.PATH || "/usr/local/bin:/usr/bin:/bin").split(delimiter)) {
-    if (!d) continue;
-    const p = join(d, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
 
 class Tour {
   readonly steps: TourStep[] = [];
@@ -140,12 +126,17 @@ class Tour {
     this.steps.at(-1)?.commands.push(cmd);
     if (status !== (opts.expect ?? 0)) {
       if (opts.quiet) this.print(output.split("\n").slice(-20).join("\n"));
+      const last = output
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .find((l) => /^Error:|error/i.test(l));
       throw new OslessError(
         "E_TOUR",
-        `the tour's step "${this.steps.at(-1)?.title}" failed: ${shown} exited ${status}`,
+        `the tour's step "${this.steps.at(-1)?.title}" failed: ${shown} exited ${status}${last ? `: ${last}` : ""}`,
         {
           hint: "its output is above; `bash scripts/setup.sh` installs what the tour needs (runc, gcc, debootstrap)",
-          details: { command: shown, status },
+          details: { command: shown, status, output: output.slice(-4000) },
         },
       );
     }

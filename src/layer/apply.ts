@@ -52,6 +52,7 @@ import {
   writeSync,
 } from "node:fs";
 import { fsError, type InRootPath, makeParents, resolveInRoot } from "../_internal/rootpath.ts";
+import { systemTool } from "../_internal/which.ts";
 import { setXattr, XattrError, xattrSupport } from "../_internal/xattr.ts";
 import { OslessError } from "../errors.ts";
 import type { TarEntry, TarHeader } from "../tar/index.ts";
@@ -931,7 +932,7 @@ const MKNOD_ERRNO: [RegExp, string][] = [
  */
 function mknod(args: string[]): void {
   try {
-    execFileSync("mknod", args, {
+    execFileSync(systemTool("mknod"), args, {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...process.env, LC_ALL: "C" },
     });

@@ -44,6 +44,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { fsyncDir, isErrno } from "../_internal/fs.ts";
 import { acquireLock, lockHeld } from "../_internal/lock.ts";
 import { fsError, loopError, MAX_SYMLINK_HOPS, shortPath } from "../_internal/rootpath.ts";
+import { systemTool } from "../_internal/which.ts";
 import { getXattr, setXattr, XattrError, xattrSupport } from "../_internal/xattr.ts";
 import { digestOf } from "../digest/index.ts";
 import { OslessError } from "../errors.ts";
@@ -376,7 +377,7 @@ async function build(
 
 function syncFs(path: string): void {
   try {
-    execFileSync("sync", ["-f", path], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync(systemTool("sync"), ["-f", path], { stdio: ["ignore", "ignore", "pipe"] });
   } catch (e) {
     throw new OslessError("E_IO", `cannot sync the filesystem of ${path}: ${(e as Error).message}`, {
       hint: "coreutils sync flushes a built snapshot before it is used; check that it is installed",

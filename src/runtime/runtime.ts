@@ -10,7 +10,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { constants } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
+import { SYSTEM_DIRS, which } from "../_internal/which.ts";
 import { OslessError } from "../errors.ts";
 
 export type RuntimeName = "runc" | "crun";
@@ -41,19 +42,6 @@ export function cgroupMode(): CgroupMode {
 /** Where runtimes are looked for after PATH: root's PATH may lack sbin (`su` without `-`), where Debian puts runc. */
 const SBIN = ["/usr/sbin", "/sbin"];
 
-function which(cmd: string, env: NodeJS.ProcessEnv, extra: string[] = SBIN): string | undefined {
-  const dirs = (env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(delimiter);
-  for (const d of [...dirs, ...extra]) {
-    if (!d) continue;
-    const p = join(d, cmd);
-    try {
-      const st = statSync(p);
-      if (st.isFile() && st.mode & 0o111) return p;
-    } catch {}
-  }
-  return undefined;
-}
-
 /** The runtime state directory: under /run (cleared at boot, as the runtime's own state is). */
 export function defaultStateRoot(name: RuntimeName): string {
   return process.getuid?.() === 0
@@ -70,7 +58,7 @@ export function findRuntime(
   opts: { env?: NodeJS.ProcessEnv; fallbackDirs?: string[] } = {},
 ): RuntimeInfo {
   const env = opts.env ?? process.env;
-  const look = (cmd: string) => which(cmd, env, opts.fallbackDirs);
+  const look = (cmd: string) => which(cmd, { env, extra: opts.fallbackDirs ?? SBIN });
   let chosen: RuntimeName;
   let path: string | undefined;
   if (name === undefined || name === "") {
@@ -105,8 +93,8 @@ export function findRuntime(
     // crun 1.8 refuses hybrid hosts ("cgroups in hybrid mode not supported"). In a private mount namespace
     // without the v2 mount it sees a plain v1 host; the namespace dies with the command.
     // System tools, wherever PATH points.
-    const unshare = which("unshare", env, [...SBIN, "/usr/bin", "/bin"]);
-    const sh = which("sh", env, ["/usr/bin", "/bin"]);
+    const unshare = which("unshare", { env, extra: SYSTEM_DIRS });
+    const sh = which("sh", { env, extra: SYSTEM_DIRS });
     if (!unshare || !sh) {
       throw new OslessError(
         "E_RUNTIME_MISSING",

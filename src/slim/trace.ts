@@ -12,10 +12,11 @@
  * run once.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
+import { which } from "../_internal/which.ts";
 import { OslessError } from "../errors.ts";
 import { parseStraceDir, type TracedPath } from "./strace.ts";
 
@@ -32,16 +33,8 @@ const ATTACH_TIMEOUT_MS = 10_000;
 
 /** The strace program on PATH (the usual directories when PATH is unset), or E_TOOL_MISSING naming the package. */
 export function findStrace(env: NodeJS.ProcessEnv = process.env): string {
-  const dirs = (env.PATH || "/usr/local/bin:/usr/bin:/bin").split(delimiter).filter(Boolean);
-  for (const d of dirs) {
-    const p = join(d, "strace");
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
+  const found = which("strace", { env });
+  if (found) return found;
   throw new OslessError("E_TOOL_MISSING", "slim traces the image's run with strace, which is not installed", {
     hint: "install it (Debian/Ubuntu: apt-get install strace), or pass --no-trace for the static plan alone",
   });

@@ -1,7 +1,8 @@
 // `osless tour`, the main job: the article's walk with real images (gcc -static, debootstrap) and real runc. The
 // transcript (--json) says what ran; the commands it showed are typed again and must give the same answers.
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { symlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { startRegistry } from "../fixtures/registry.ts";
 import { needTool, tmpdir } from "../fixtures/tools.ts";
@@ -124,4 +125,24 @@ test("--real-images pulls nginx, debian and alpine (here from a local registry s
   } finally {
     await reg.stop();
   }
+});
+
+test("without gcc, busybox-static's binary is the static program the tour builds FROM scratch", async () => {
+  const root = join(await tmpdir("tour-busybox-"), "store");
+  // A PATH with busybox and the runtime, and no gcc.
+  const bin = await tmpdir("tour-path-");
+  symlinkSync(needTool("busybox", "busybox-static"), join(bin, "busybox"));
+  const r = await osless(root, ["tour", "--no-debian", "--json"], {
+    env: { PATH: `${bin}:${dirname(needTool("runc", "runc"))}` },
+  });
+  assert.equal(r.code, 0, r.stderr + r.stdout.slice(-2000));
+  const t = JSON.parse(r.stdout) as TourJson;
+  assert.match(step(t, 1).notes.join(), /busybox-static's binary is the static program instead/);
+  assert.equal(
+    step(t, 1).commands.some((c) => c.command.startsWith("gcc")),
+    false,
+  );
+  assert.match(output(step(t, 2), /^osless run --rm tour\/hello$/).output, /^Hello from a static binary/);
+  assert.equal(output(step(t, 6), /^osless run --rm tour\/hello bash$/).status, 127);
+  assert.equal(t.images["tour/hello"]?.verdict, "busybox");
 });
