@@ -84,6 +84,11 @@ function debianStore(): Promise<string> {
         "COPY prog /usr/local/bin/prog",
         "COPY greet.sh /usr/local/bin/greet.sh",
         "COPY greeting /etc/greeting",
+        "ENV GREETING_MODE=friendly",
+        "EXPOSE 8080",
+        "LABEL org.example.team=osless",
+        "WORKDIR /srv",
+        "USER nobody",
         'ENTRYPOINT ["/usr/local/bin/prog"]',
         "",
       ].join("\n"),
@@ -135,13 +140,28 @@ test("a Debian minbase image with a dynamic C program becomes ≤ 5 % of its siz
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^hello from again, zlib 1\.\d/);
   const insp = await osless(root, ["inspect", "--type", "image", "dyn:slim"]);
-  const cfg = (
-    JSON.parse(insp.stdout) as {
-      Config: { Entrypoint: string[]; Labels: Record<string, string> };
-      RootFS: { Layers: string[] };
-    }[]
-  )[0]!;
+  type Cfg = {
+    Config: {
+      Entrypoint: string[];
+      Env: string[];
+      User: string;
+      WorkingDir: string;
+      ExposedPorts: Record<string, unknown>;
+      Labels: Record<string, string>;
+    };
+    RootFS: { Layers: string[] };
+  };
+  const cfg = (JSON.parse(insp.stdout) as Cfg[])[0]!;
   assert.deepEqual(cfg.Config.Entrypoint, ["/usr/local/bin/prog"]);
+  assert.ok(cfg.Config.Env.includes("GREETING_MODE=friendly"));
+  assert.deepEqual(
+    [cfg.Config.User, cfg.Config.WorkingDir, Object.keys(cfg.Config.ExposedPorts)],
+    ["nobody", "/srv", ["8080/tcp"]],
+  );
+  assert.equal(cfg.Config.Labels["org.example.team"], "osless");
+  // USER nobody: passwd and group are kept, cut down to root and nobody; the program ran as nobody.
+  assert.match(kept.get("/etc/passwd")?.reasons.join() ?? "", /USER nobody.*cut to root and nobody/);
+  assert.match(kept.get("/srv")?.reasons.join() ?? "", /WORKDIR/);
   assert.match(
     cfg.Config.Labels["org.osless.slim.source"] ?? "",
     /^docker\.io\/library\/dyn:latest@sha256:[0-9a-f]{64}$/,
