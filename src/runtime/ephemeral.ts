@@ -58,10 +58,11 @@ export interface EphemeralOptions {
    */
   attach?: ((pid: number) => Promise<{ exited: Promise<number> }>) | undefined;
   /**
-   * Called once the process runs (a server, probed over the network meanwhile); when it settles the process is
-   * stopped (SIGTERM, then SIGKILL after `stopTimeoutMs`, default 5 s) unless it ended on its own.
+   * Called once the process runs (a server, probed over the network meanwhile), with a signal that aborts when
+   * the process ends on its own; when it settles the process is stopped (SIGTERM, then SIGKILL after
+   * `stopTimeoutMs`, default 5 s). The run's result waits for it.
    */
-  whileRunning?: (() => Promise<void>) | undefined;
+  whileRunning?: ((ended: AbortSignal) => Promise<void>) | undefined;
   stopTimeoutMs?: number | undefined;
 }
 
@@ -168,25 +169,28 @@ function wireOutput(child: ChildProcess, opts: EphemeralOptions): void {
   }
 }
 
-/** The container until `whileRunning` settles, then stopped: SIGTERM, SIGKILL after the timeout. */
+/**
+ * Runs `whileRunning` (its signal aborts when the process ends on its own), then stops the process if it still
+ * runs: SIGTERM, SIGKILL after the timeout. Settles when `whileRunning` has; its failure is the caller's to record.
+ */
 function stopAfter(
   opts: EphemeralOptions,
   ended: Promise<unknown>,
   kill: (sig: "TERM" | "KILL") => void,
-): void {
-  if (!opts.whileRunning) return;
-  let over = false;
-  void ended.finally(() => {
-    over = true;
-  });
-  void opts
-    .whileRunning()
+): Promise<void> {
+  if (!opts.whileRunning) return Promise.resolve();
+  const over = new AbortController();
+  const done = () => over.abort();
+  ended.then(done, done);
+  return opts
+    .whileRunning(over.signal)
     .catch(() => {})
     .then(() => {
-      if (over) return;
+      if (over.signal.aborted) return;
       kill("TERM");
       const t = setTimeout(() => kill("KILL"), opts.stopTimeoutMs ?? 5000);
-      void ended.finally(() => clearTimeout(t));
+      const clear = () => clearTimeout(t);
+      ended.then(clear, clear);
     });
 }
 
@@ -195,20 +199,28 @@ async function runWhole(rt: RuntimeInfo, l: Launch, opts: EphemeralOptions): Pro
   const [cmd, ...args] = runtimeArgv(rt, "run", ["--bundle", l.bundle, l.id], { log: l.log });
   const child = spawn(cmd!, args, { stdio: l.stdio });
   wireOutput(child, opts);
-  const onAbort = () => child.kill("SIGKILL");
+  // Signals go to the container through the runtime: killing the runtime's own process would orphan it.
+  const kill = (sig: "TERM" | "KILL") => void runtimeCall(rt, "kill", [l.id, sig]).catch(() => {});
+  const onAbort = () => kill("KILL");
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   const ended = new Promise<number>((resolve, reject) => {
     child.on("error", (e) => reject(new OslessError("E_RUNTIME", `cannot run ${rt.name}: ${e.message}`)));
     child.on("close", (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
   });
-  // The runtime forwards the signals it gets to the container's first process.
-  stopAfter(opts, ended, (sig) => child.kill(`SIG${sig}`));
-  return ended.finally(() => opts.signal?.removeEventListener("abort", onAbort));
+  const probing = stopAfter(opts, ended, kill);
+  try {
+    const status = await ended;
+    await probing;
+    return status;
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+  }
 }
 
 /**
  * `runtime create`, the tracer attached to the waiting process, `runtime start`. The process inherits create's
- * stdio, so its output is read from create's pipes until the process (the last holder) closes them.
+ * stdio, so its output is read from create's pipes until the process (the last holder) closes them. Once created,
+ * the container is deleted whatever happens next.
  */
 async function createAttachStart(
   rt: RuntimeInfo,
@@ -232,17 +244,12 @@ async function createAttachStart(
   const onAbort = () => kill("KILL");
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   try {
+    // An abort that came while the runtime was creating found no listener yet.
+    opts.signal?.throwIfAborted();
     const pid = Number((await readFile(pidFile, "utf8")).trim());
-    let tracer: { exited: Promise<number> };
-    try {
-      tracer = await attach(pid);
-    } catch (e) {
-      await runtimeCall(rt, "delete", ["--force", l.id]);
-      throw e;
-    }
+    const tracer = await attach(pid);
     const started = await runtimeCall(rt, "start", [l.id]);
     if (started.status !== 0) {
-      await runtimeCall(rt, "delete", ["--force", l.id]);
       throw new OslessError(
         "E_RUNTIME",
         `${rt.name} could not start the process: ${runtimeMessage(started.stderr)}`,
@@ -251,12 +258,13 @@ async function createAttachStart(
         },
       );
     }
-    stopAfter(opts, tracer.exited, kill);
+    const probing = stopAfter(opts, tracer.exited, kill);
     const status = await tracer.exited;
+    await probing;
     await closed;
-    await runtimeCall(rt, "delete", ["--force", l.id]);
     return status;
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
+    await runtimeCall(rt, "delete", ["--force", l.id]).catch(() => {});
   }
 }

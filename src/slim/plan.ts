@@ -33,6 +33,8 @@ export interface KeptPath {
   /** Absolute path in the image. */
   path: string;
   reasons: string[];
+  /** Only the trace found it: no reason of the static plan. */
+  tracedOnly: boolean;
   /** Contents written instead of the image's (passwd and group cut down to the entries needed). */
   body?: Buffer | undefined;
 }
@@ -42,6 +44,8 @@ export interface PlanOptions {
   include?: string[] | undefined;
   /** --keep-shell: /bin/sh and what it needs. */
   keepShell?: boolean | undefined;
+  /** --probe: arguments that replace CMD in the probe runs; their program is kept too. */
+  probe?: string[] | undefined;
   /** The trace of the probe run (the traced plan); absent for the static plan alone. */
   traced?: TracedPath[] | undefined;
 }
@@ -64,12 +68,31 @@ class Planner {
     readonly config: ContainerConfig,
   ) {}
 
+  /** While the traced paths are kept: the calls that named the current one (they become its one traced reason). */
+  tracing: Set<string> | undefined;
+  readonly #calls = new Map<string, Set<string>>();
+
   add(path: string, reason: string, body?: Buffer): void {
-    const k = this.kept.get(path);
-    if (k === undefined) this.kept.set(path, { path, reasons: [reason], ...(body ? { body } : {}) });
-    else {
+    let k = this.kept.get(path);
+    if (k === undefined) {
+      k = { path, reasons: [], tracedOnly: true };
+      this.kept.set(path, k);
+    }
+    if (this.tracing) {
+      const calls = this.#calls.get(path) ?? new Set<string>();
+      for (const c of this.tracing) calls.add(c);
+      this.#calls.set(path, calls);
+    } else {
+      k.tracedOnly = false;
       if (!k.reasons.includes(reason)) k.reasons.push(reason);
-      if (body) k.body = body;
+    }
+    if (body) k.body = body;
+  }
+
+  /** The traced reasons, one per path with every call that named it: "named by the probe run (openat, stat)". */
+  finishTraced(): void {
+    for (const [path, calls] of this.#calls) {
+      this.kept.get(path)?.reasons.push(`${TRACED} (${[...calls].join(", ")})`);
     }
   }
 
@@ -145,6 +168,14 @@ class Planner {
       await this.keepProgram(p.envProgram, `run by ${p.shebang?.interpreter ?? "env"} for ${p.foundAt}`);
   }
 
+  /** What a command line runs: its program and, for `sh -c "…"`, the program the command starts. */
+  async keepCommand(e: Awaited<ReturnType<typeof resolveEntrypoint>>, reason: string): Promise<void> {
+    await this.keepProgram(e.program, reason);
+    if (e.shellCommand?.program) {
+      await this.keepProgram(e.shellCommand.program, `run by "${e.shellCommand.command}" (${reason})`);
+    }
+  }
+
   async loadElf(path: string): Promise<(LinkObject & { interpreter?: string | undefined }) | undefined> {
     const st = await this.files.stat(path);
     if (st?.type !== "file") return undefined;
@@ -202,8 +233,8 @@ class Planner {
     const keepPw = lines.filter((l) => l.split(":")[2] === "0" || l === user0);
     const gid = user0?.split(":")[3];
     const uname = user0?.split(":")[0];
-    await this.keep("/etc/passwd", `USER ${user}`);
-    this.add("/etc/passwd", `cut to root and ${uname ?? name}`, Buffer.from(`${keepPw.join("\n")}\n`));
+    const pw = await this.keep("/etc/passwd", `USER ${user}`);
+    if (pw) this.add(pw, `cut to root and ${uname ?? name}`, Buffer.from(`${keepPw.join("\n")}\n`));
     if (groupText !== undefined) {
       const keepGr = groupText
         .split("\n")
@@ -219,12 +250,9 @@ class Planner {
             (uname !== undefined && members.includes(uname))
           );
         });
-      await this.keep("/etc/group", `USER ${user}`);
-      this.add(
-        "/etc/group",
-        `cut to root's and ${uname ?? name}'s groups`,
-        Buffer.from(`${keepGr.join("\n")}\n`),
-      );
+      const gr = await this.keep("/etc/group", `USER ${user}`);
+      if (gr)
+        this.add(gr, `cut to root's and ${uname ?? name}'s groups`, Buffer.from(`${keepGr.join("\n")}\n`));
     }
   }
 }
@@ -243,12 +271,26 @@ export async function planSlim(
     workingDir: config.WorkingDir,
   });
   for (const f of entry.findings) p.findings.push(f);
-  await p.keepProgram(entry.program, "entrypoint");
-  if (entry.shellCommand?.program) {
-    await p.keepProgram(
-      entry.shellCommand.program,
-      `run by the entrypoint's command "${entry.shellCommand.command}"`,
-    );
+  await p.keepCommand(entry, "entrypoint");
+  if (opts.probe) {
+    const probe = await resolveEntrypoint(files, {
+      entrypoint: config.Entrypoint ?? null,
+      cmd: opts.probe,
+      env: config.Env ?? null,
+      workingDir: config.WorkingDir,
+    });
+    await p.keepCommand(probe, "the probe's command");
+  }
+  // A HEALTHCHECK runs in the container too: ["CMD", prog, args…] or ["CMD-SHELL", "command"] (through /bin/sh).
+  const test = config.Healthcheck?.Test;
+  if (test && (test[0] === "CMD" || test[0] === "CMD-SHELL") && test.length > 1) {
+    const argv = test[0] === "CMD" ? test.slice(1) : ["/bin/sh", "-c", test[1]!];
+    const hc = await resolveEntrypoint(files, {
+      entrypoint: argv,
+      env: config.Env ?? null,
+      workingDir: config.WorkingDir,
+    });
+    await p.keepCommand(hc, "HEALTHCHECK");
   }
   if (opts.keepShell) {
     const sh = await resolveEntrypoint(files, { entrypoint: ["/bin/sh"], env: config.Env ?? null });
@@ -261,9 +303,7 @@ export async function planSlim(
   const tz = config.Env?.findLast((e) => e.startsWith("TZ="))
     ?.slice(3)
     .replace(/^:/, "");
-  if (tz && !tz.startsWith("/") && !tz.includes("..")) {
-    await p.keep(`/usr/share/zoneinfo/${tz}`, `time zone (TZ=${tz})`);
-  }
+  if (tz) await p.keep(tz.startsWith("/") ? tz : `/usr/share/zoneinfo/${tz}`, `time zone (TZ=${tz})`);
   if (p.glibc) {
     if (await files.stat("/etc/ld.so.cache"))
       await p.keep("/etc/ld.so.cache", "the loader's library index (glibc)");
@@ -284,27 +324,36 @@ export async function planSlim(
   }
   // Each path once, with the calls that named it: "named by the probe run (openat, newfstatat)".
   const traced = new Map<string, { calls: Set<string>; resolved: Set<string> }>();
+  let undecodable = 0;
   for (const t of opts.traced ?? []) {
+    if (t.undecodable) {
+      undecodable++;
+      continue;
+    }
     if (isRuntimePath(t.path)) continue;
     const e = traced.get(t.path) ?? { calls: new Set<string>(), resolved: new Set<string>() };
     e.calls.add(t.syscall);
     if (t.resolved && !isRuntimePath(t.resolved)) e.resolved.add(t.resolved);
     traced.set(t.path, e);
   }
-  for (const [path, e] of traced) {
-    const reason = `${TRACED} (${[...e.calls].join(", ")})`;
-    if ((await p.keep(path, reason)) === undefined) continue;
-    for (const r of e.resolved) await p.keep(r, reason);
-  }
-  // One traced reason per path, with every call that named it (through any of its names).
-  for (const k of p.kept.values()) {
-    const calls = new Set<string>();
-    const rest = k.reasons.filter((r) => {
-      const m = /^named by the probe run \((.*)\)$/.exec(r);
-      if (m) for (const c of m[1]!.split(", ")) calls.add(c);
-      return m === null;
+  if (undecodable > 0) {
+    p.findings.push({
+      code: "TRACED_NAME_NOT_UTF8",
+      path: "",
+      message: `the probe run named ${undecodable} path(s) that are not UTF-8: slim cannot keep them (--include their directory)`,
     });
-    if (calls.size > 0) k.reasons = [...rest, `${TRACED} (${[...calls].join(", ")})`];
   }
+  for (const [path, e] of traced) {
+    p.tracing = e.calls;
+    const at = await p.keep(path, TRACED);
+    if (at !== undefined) {
+      // A file the run read whole is kept whole (passwd and group are otherwise cut down to USER's entries).
+      const k = p.kept.get(at);
+      if (k?.body && (e.calls.has("openat") || e.calls.has("open"))) delete k.body;
+      for (const r of e.resolved) await p.keep(r, TRACED);
+    }
+  }
+  p.tracing = undefined;
+  p.finishTraced();
   return { kept: p.kept, programs: p.programs, findings: p.findings };
 }

@@ -13,21 +13,24 @@
  * Every check that can fail before writing (no entrypoint, no tracer, a probe that fails on the original) fails
  * before anything is written.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { request } from "node:http";
+
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, rm, unlink } from "node:fs/promises";
+import { createServer, request } from "node:http";
 import { join } from "node:path";
+import { getXattr, listXattrs, xattrSupport } from "../_internal/xattr.ts";
 import { type Analysis, analyzeFiles } from "../analysis/analyze.ts";
 import { type AnalyzedImage, analyzeStoreImage } from "../analysis/image.ts";
-import { addLayer, commitImage, type ImageState } from "../build/image.ts";
+import { commitImage, type ImageState, putLayer, stackLayer } from "../build/image.ts";
 import { OslessError } from "../errors.ts";
+import { devNumbers, layerXattrs } from "../layer/diff-fs.ts";
 import type { LayerEntry } from "../layer/write.ts";
 import { runOnLayers } from "../runtime/ephemeral.ts";
 import { lowerDirs, prepareSnapshots, UnionRoot } from "../runtime/rootfs.ts";
 import type { ContainerConfig, ImageConfig } from "../spec/schemas.ts";
-import { removeImage } from "../store/images.ts";
 import type { Store } from "../store/layout.ts";
 import { type ImageInfo, imageInfo, openImageSource } from "../transfer/open.ts";
-import { type KeptPath, planSlim, TRACED } from "./plan.ts";
+import { type KeptPath, planSlim } from "./plan.ts";
 import type { TracedPath } from "./strace.ts";
 import { attachStrace, findStrace, type Trace } from "./trace.ts";
 import { UnionFiles } from "./union-files.ts";
@@ -59,8 +62,12 @@ export interface SlimOptions {
 export interface ProbeResult {
   /** Exit status of the first process (for an HTTP probe: how it ended once stopped). */
   status: number;
+  /** The first MiB of each stream. */
   stdout: string;
   stderr: string;
+  /** sha256 of all of stdout and of all of stderr ("OUT:ERR"): what the comparison compares. */
+  outputDigest: string;
+  outputBytes: number;
   http?: { status: number; body: string } | undefined;
 }
 
@@ -97,33 +104,59 @@ function surface(a: Analysis): Surface {
   };
 }
 
-/** One GET / on 127.0.0.1:port; retried until it answers or `deadline`. */
-async function httpGet(
-  port: number,
-  deadline: number,
-  signal?: AbortSignal,
-): Promise<{ status: number; body: string }> {
+/** The body of an HTTP answer kept for the comparison (a page, not a download). */
+const BODY_MAX = 8 << 20;
+
+/** One GET / on 127.0.0.1:port, retried every 100 ms until it answers; `signal` ends the tries. */
+async function httpGet(port: number, signal: AbortSignal): Promise<{ status: number; body: string }> {
   for (;;) {
-    signal?.throwIfAborted();
+    signal.throwIfAborted();
     try {
       return await new Promise((resolve, reject) => {
-        const req = request({ host: "127.0.0.1", port, path: "/", method: "GET", timeout: 5000 }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-          );
-          res.on("error", reject);
-        });
+        const req = request(
+          { host: "127.0.0.1", port, path: "/", method: "GET", timeout: 5000, signal },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let n = 0;
+            res.on("data", (c: Buffer) => {
+              n += c.length;
+              if (n > BODY_MAX) req.destroy(new Error(`the answer is over ${BODY_MAX} bytes`));
+              else chunks.push(c);
+            });
+            res.on("end", () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+            );
+            res.on("error", reject);
+          },
+        );
         req.on("timeout", () => req.destroy(new Error("timed out")));
         req.on("error", reject);
         req.end();
       });
     } catch (e) {
-      if (Date.now() > deadline) throw e;
+      if (signal.aborted) throw e;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/** Refuse a port something on this host already listens on: it, not the image, would answer the probe. */
+async function portFree(port: number): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        new OslessError(
+          "E_SLIM",
+          `--http-probe ${port}: the port is in use on this host (${e.code ?? e.message})`,
+          {
+            hint: "stop what listens there, or run the image's server on another port and probe that one",
+          },
+        ),
+      ),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
+  });
 }
 
 interface RunInput {
@@ -135,15 +168,43 @@ interface RunInput {
   strace?: string | undefined;
 }
 
+/** A stream's output: its first OUTPUT_MAX bytes for people, and a hash of all of it for the comparison. */
+class Captured {
+  readonly #chunks: Buffer[] = [];
+  #kept = 0;
+  readonly #hash = createHash("sha256");
+  bytes = 0;
+
+  add(chunk: Buffer): void {
+    this.#hash.update(chunk);
+    this.bytes += chunk.length;
+    if (this.#kept < OUTPUT_MAX) {
+      const part = chunk.subarray(0, OUTPUT_MAX - this.#kept);
+      this.#chunks.push(part);
+      this.#kept += part.length;
+    }
+  }
+
+  text(): string {
+    return Buffer.concat(this.#chunks).toString("utf8");
+  }
+
+  digest(): string {
+    return this.#hash.digest("hex");
+  }
+}
+
 /** One probe run of an image's layers: output, status, the HTTP answer, and the trace when asked for. */
 async function probeRun(input: RunInput): Promise<ProbeResult & { trace?: Trace | undefined }> {
   const { opts } = input;
-  const out = { stdout: [] as Buffer[], stderr: [] as Buffer[], n: 0 };
+  const out = { stdout: new Captured(), stderr: new Captured() };
+  const seconds = (opts.timeoutMs ?? 60_000) / 1000;
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? 60_000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   let http: ProbeResult["http"];
   let httpError: unknown;
   let trace: Promise<Trace> | undefined;
+  if (opts.httpProbe !== undefined) await portFree(opts.httpProbe);
   // Under the store's runs/ like the run's own directory: named by this process, so prune removes it if we die.
   let traceDir: string | undefined;
   if (input.strace) {
@@ -155,17 +216,15 @@ async function probeRun(input: RunInput): Promise<ProbeResult & { trace?: Trace 
       layers: input.layers,
       config: input.config,
       purpose: "slim's probe run",
+      // A server as PID 1 often ignores SIGTERM (no handler): it is killed soon after the probe.
+      stopTimeoutMs: 2000,
       run: {
         ...(opts.probe ? { args: opts.probe } : {}),
         network: opts.httpProbe !== undefined ? "host" : "none",
       },
       runtime: opts.runtime,
       stdio: ["ignore", "pipe", "pipe"],
-      onOutput: (stream, chunk) => {
-        if (out.n >= OUTPUT_MAX) return;
-        out[stream].push(chunk);
-        out.n += chunk.length;
-      },
+      onOutput: (stream, chunk) => out[stream].add(chunk),
       signal,
       ...(input.strace && traceDir
         ? {
@@ -180,41 +239,41 @@ async function probeRun(input: RunInput): Promise<ProbeResult & { trace?: Trace 
         : {}),
       ...(opts.httpProbe !== undefined
         ? {
-            whileRunning: async () => {
+            whileRunning: async (ended: AbortSignal) => {
               try {
-                http = await httpGet(opts.httpProbe!, Date.now() + (opts.timeoutMs ?? 60_000) - 1000, signal);
+                http = await httpGet(opts.httpProbe!, AbortSignal.any([signal, ended]));
               } catch (e) {
-                httpError = e;
+                httpError = ended.aborted ? new Error("the image's process ended first") : e;
               }
             },
           }
         : {}),
     }).catch((e: unknown) => {
       if (timeout.aborted && !opts.signal?.aborted) {
-        throw new OslessError(
-          "E_SLIM",
-          `the probe run did not end within ${(opts.timeoutMs ?? 60_000) / 1000} s`,
-          {
-            hint: "a server needs --http-probe PORT; otherwise raise --timeout",
-          },
-        );
+        throw new OslessError("E_SLIM", `the probe run did not end within ${seconds} s`, {
+          hint: "a server needs --http-probe PORT; otherwise raise --timeout",
+        });
       }
       throw e;
     });
     await res.cleanup();
-    if (httpError !== undefined) {
+    if (opts.httpProbe !== undefined && http === undefined) {
+      const why = httpError instanceof Error ? httpError.message : `nothing within ${seconds} s`;
+      const said = tail(out.stderr.text() || out.stdout.text());
       throw new OslessError(
         "E_SLIM",
-        `GET http://127.0.0.1:${opts.httpProbe}/ got no answer: ${(httpError as Error).message}`,
+        `GET http://127.0.0.1:${opts.httpProbe}/ got no answer: ${why}${said ? `; the image's output ends: ${said}` : ""}`,
         {
-          hint: "check the port the image's server listens on (--http-probe PORT)",
+          hint: "check the port the image's server listens on (--http-probe PORT), and that it listens on 127.0.0.1",
         },
       );
     }
     return {
       status: res.status,
-      stdout: Buffer.concat(out.stdout).toString("utf8"),
-      stderr: Buffer.concat(out.stderr).toString("utf8"),
+      stdout: out.stdout.text(),
+      stderr: out.stderr.text(),
+      outputDigest: `${out.stdout.digest()}:${out.stderr.digest()}`,
+      outputBytes: out.stdout.bytes + out.stderr.bytes,
       ...(http ? { http } : {}),
       ...(trace ? { trace: await trace } : {}),
     };
@@ -230,8 +289,10 @@ function sameBehaviour(a: ProbeResult, b: ProbeResult): string | undefined {
     return undefined;
   }
   if (a.status !== b.status) return `exit status ${a.status} became ${b.status}`;
-  if (a.stdout !== b.stdout) return "standard output differs";
-  if (a.stderr !== b.stderr) return "standard error differs";
+  const [ao, ae] = a.outputDigest.split(":");
+  const [bo, be] = b.outputDigest.split(":");
+  if (ao !== bo) return "standard output differs";
+  if (ae !== be) return "standard error differs";
   return undefined;
 }
 
@@ -245,6 +306,8 @@ export async function slimImage(store: Store, input: string, opts: SlimOptions):
   const progress = opts.onProgress ?? (() => {});
   const strace = opts.trace === false ? undefined : findStrace();
   const src = await openImageSource(input, { store: async () => store, signal: opts.signal });
+  // A lease, as a build has: prune spares the snapshots this reads and the layer it writes until it is named.
+  const lease = await store.begin();
   try {
     const source = imageInfo(src);
     const cfg: ContainerConfig = src.config.config ?? {};
@@ -290,11 +353,12 @@ export async function slimImage(store: Store, input: string, opts: SlimOptions):
       );
     }
     const traced: TracedPath[] = original.trace?.paths ?? [];
-    const plan = await planSlim(files, cfg, { include: opts.include, keepShell: opts.keepShell, traced });
-    const tracedOnly = new Set<string>();
-    for (const k of plan.kept.values()) {
-      if (k.reasons.every((r) => r.includes(TRACED))) tracedOnly.add(k.path);
-    }
+    const plan = await planSlim(files, cfg, {
+      include: opts.include,
+      keepShell: opts.keepShell,
+      probe: opts.probe,
+      traced,
+    });
     // Everything but directories kept: nothing to remove.
     let removable = 0;
     for await (const e of files.walk()) {
@@ -306,7 +370,7 @@ export async function slimImage(store: Store, input: string, opts: SlimOptions):
       nothingToRemove: removable === 0,
       kept: [...plan.kept.values()]
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-        .map((k) => ({ path: k.path, reasons: k.reasons, traced: tracedOnly.has(k.path) })),
+        .map((k) => ({ path: k.path, reasons: k.reasons, traced: k.tracedOnly })),
       traced: original.trace ? { files: traced.length, processes: original.trace.processes } : null,
       before: surface(before),
       after: null,
@@ -316,7 +380,8 @@ export async function slimImage(store: Store, input: string, opts: SlimOptions):
     if (report.nothingToRemove) return report;
 
     progress(`writing the slim image (${plan.kept.size} paths)`);
-    const entries = await layerEntries(files, plan.kept);
+    const layer = await layerEntries(files, plan.kept);
+    for (const f of layer.findings) report.findings.push(f);
     const labels = { ...(cfg.Labels ?? {}), [SOURCE_LABEL]: `${source.name ?? input}@${source.digest}` };
     const base: ImageState = {
       layers: [],
@@ -332,14 +397,16 @@ export async function slimImage(store: Store, input: string, opts: SlimOptions):
     const created = new Date(
       opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now(),
     ).toISOString();
-    const state = await addLayer(
-      store,
-      base,
-      entries,
-      { created, created_by: `osless slim ${source.name ?? input}`, comment: `from ${source.digest}` },
-      { sourceDateEpoch: opts.sourceDateEpoch, signal: opts.signal },
-    );
-    const untagged = await commitImage(store, state, [], created);
+    // The layer's blob is written (unnamed: the lease keeps it), run, then named; a failed check removes it.
+    const written = await putLayer(store, layer.entries, {
+      sourceDateEpoch: opts.sourceDateEpoch,
+      signal: opts.signal,
+    });
+    const state = stackLayer(store, base, written.descriptor, written.diffId, {
+      created,
+      created_by: `osless slim ${source.name ?? input}`,
+      comment: `from ${source.digest}`,
+    });
     progress("running the slim image with the same probe");
     let slim: ProbeResult;
     try {
@@ -357,16 +424,19 @@ export async function slimImage(store: Store, input: string, opts: SlimOptions):
         });
       }
     } catch (e) {
-      await removeImage(store, untagged.digest, true).catch(() => {});
+      if (written.fresh) await unlink(store.blobPath(written.descriptor.digest)).catch(() => {});
       throw e;
     }
+    // Analysed before it is named: an interruption here leaves nothing tagged.
+    const untagged = await commitImage(store, state, [], created);
+    const after: AnalyzedImage = await analyzeStoreImage(store, untagged.digest, { signal: opts.signal });
     const committed = await commitImage(store, state, opts.names, created);
-    const after: AnalyzedImage = await analyzeStoreImage(store, committed.digest, { signal: opts.signal });
     report.image = { id: committed.id, digest: committed.digest, names: committed.names };
     report.after = surface(after);
     report.probe.slim = slim;
     return report;
   } finally {
+    await lease.dispose();
     await src.close();
   }
 }
@@ -376,32 +446,72 @@ function stripTrace(r: ProbeResult & { trace?: Trace | undefined }): ProbeResult
   return rest;
 }
 
-/** The layer: each kept path with the directories above it, metadata as in the image. */
-async function layerEntries(files: UnionFiles, kept: Map<string, KeptPath>): Promise<LayerEntry[]> {
+/**
+ * The layer: each kept path with the directories above it, metadata as in the image (owner, mode, time, and the
+ * extended attributes a layer carries, file capabilities included); devices and FIFOs as such. Hard links become
+ * separate files (a finding says so).
+ */
+async function layerEntries(
+  files: UnionFiles,
+  kept: Map<string, KeptPath>,
+): Promise<{ entries: LayerEntry[]; findings: SlimReport["findings"] }> {
   const entries = new Map<string, LayerEntry>();
+  const findings: SlimReport["findings"] = [];
+  const inodes = new Map<string, string>();
   const addOne = async (path: string, body?: Buffer): Promise<void> => {
     const rel = path.replace(/^\/+/, "");
     if (rel === "" || entries.has(rel)) return;
     const e = files.lstatHost(path);
     if (e === undefined) return;
     const st = e.stats;
+    const xattrs = xattrSupport() ? readLayerXattrs(e.host) : undefined;
     const common = {
       path: rel,
       mode: st.mode & 0o7777,
       uid: st.uid,
       gid: st.gid,
       mtime: Math.floor(st.mtimeMs / 1000),
+      ...(xattrs ? { xattrs } : {}),
     };
     if (st.isDirectory()) entries.set(rel, { ...common, type: "directory" });
     else if (st.isSymbolicLink()) {
       entries.set(rel, { ...common, type: "symlink", linkpath: (await files.readlink(path)) ?? "" });
-    } else if (st.isFile())
+    } else if (st.isFile()) {
       entries.set(rel, { ...common, type: "file", ...(body ? { body } : { source: e.host }) });
+      if (st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`;
+        const other = inodes.get(key);
+        if (other !== undefined) {
+          findings.push({
+            code: "HARDLINK_COPIED",
+            path,
+            message: `${path} and /${other} are one file in the image; the slim image has two copies`,
+          });
+        } else inodes.set(key, rel);
+      }
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      const type = st.isCharacterDevice() ? "char" : "block";
+      entries.set(rel, { ...common, type, ...devNumbers(BigInt(st.rdev)) });
+    } else if (st.isFIFO()) entries.set(rel, { ...common, type: "fifo" });
   };
   for (const k of kept.values()) {
     const parts = k.path.split("/").filter(Boolean);
     for (let i = 1; i < parts.length; i++) await addOne(`/${parts.slice(0, i).join("/")}`);
     await addOne(k.path, k.body);
   }
-  return [...entries.values()];
+  return { entries: [...entries.values()], findings };
+}
+
+/** The extended attributes of a host file that a layer carries (layer/diff-fs.ts keepXattr). */
+function readLayerXattrs(host: string): Map<string, Buffer> | undefined {
+  const all = new Map<string, Buffer>();
+  try {
+    for (const name of listXattrs(host)) {
+      const v = getXattr(host, name);
+      if (v !== undefined) all.set(name, v);
+    }
+  } catch {
+    return undefined;
+  }
+  return layerXattrs(all);
 }

@@ -13,7 +13,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { which } from "../_internal/which.ts";
@@ -27,6 +27,9 @@ import { parseStraceDir, type TracedPath } from "./strace.ts";
 export function straceArgs(outPrefix: string): string[] {
   return ["-ff", "-q", "-z", "-y", "-s", "4096", "-e", "trace=%file,fchdir", "-o", outPrefix];
 }
+
+/** The most trace a probe run may leave (all processes' files together). */
+const TRACE_MAX = 256 << 20;
 
 /** How long attaching may take before the run is given up. */
 const ATTACH_TIMEOUT_MS = 10_000;
@@ -116,22 +119,48 @@ export async function attachStrace(
     await new Promise((r) => setTimeout(r, 5));
   }
   // The first process is the runtime's Go init: its other threads' setup calls are not the container's doing.
-  const threads = readdirSync(`/proc/${pid}/task`)
-    .map(Number)
-    .filter((t) => t !== pid);
-  const trace = ended.then(async () => {
+  let threads: number[] = [];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`)
+      .map(Number)
+      .filter((t) => t !== pid);
+  } catch {
+    // Gone already: nothing of its setup threads to leave out.
+  }
+  const trace = ended.then(async (code) => {
     const files: { pid: number; text: string }[] = [];
+    let bytes = 0;
     for (const name of await readdir(dir)) {
       const m = /^trace\.(\d+)$/.exec(name);
-      if (m) files.push({ pid: Number(m[1]), text: await readFile(join(dir, name), "utf8") });
+      if (!m) continue;
+      // The container decides how much it does: a run that named files without end is refused, not read.
+      bytes += (await stat(join(dir, name))).size;
+      if (bytes > TRACE_MAX) {
+        throw new OslessError(
+          "E_SLIM",
+          `the probe run's trace is over ${TRACE_MAX >> 20} MiB: too much to read`,
+          {
+            hint: "give a shorter --probe (or --no-trace and --include what the image needs)",
+          },
+        );
+      }
+      files.push({ pid: Number(m[1]), text: await readFile(join(dir, name), "utf8") });
     }
     const parsed = parseStraceDir(files, pid, { cwd: opts.cwd ?? "/", setupPids: threads });
     const exit = parsed.exit;
-    let status = 0;
-    if (exit === undefined) status = 128 + 9;
-    else if ("code" in exit) status = exit.code;
-    else status = 128 + ((osConstants.signals as Record<string, number>)[exit.signal] ?? 0);
+    if (exit === undefined) {
+      const why = Buffer.concat(err).toString("utf8").trim();
+      throw new OslessError(
+        "E_SLIM",
+        `strace lost the container's process ${pid} before it ended (strace exited ${code}${why ? `: ${why}` : ""})`,
+        { hint: "run slim again; if it keeps failing, --no-trace plans without the trace" },
+      );
+    }
+    const status =
+      "code" in exit ? exit.code : 128 + ((osConstants.signals as Record<string, number>)[exit.signal] ?? 0);
     return { paths: parsed.paths, status, processes: parsed.processes };
   });
+  // Both are awaited by someone (the runtime the status, slim the trace); a failure must not go unhandled twice.
+  trace.catch(() => {});
   return { exited: trace.then((t) => t.status), trace };
 }
