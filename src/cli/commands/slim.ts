@@ -38,7 +38,7 @@ export function registerSlimCommand(program: Command, ctx: CommandContext): void
     .option("--keep-shell", "keep /bin/sh and what it needs")
     .option("--no-trace", "the static plan alone: do not trace the probe run with strace")
     .option("--timeout <seconds>", "how long a probe run may take", "60")
-    .option("--runtime <name>", "the OCI runtime (runc)")
+    .option("--runtime <name>", "the OCI runtime: runc (the probe runs need its overlay root)")
     .option("-v, --verbose", "list every kept path with the reasons")
     .option("--json", "print the report as JSON")
     .addHelpText(
@@ -81,6 +81,14 @@ Examples:
           }
         }
         const timeoutMs = parsePositiveNumber(opts.timeout ?? "60", "--timeout") * 1000;
+        // As build: SOURCE_DATE_EPOCH makes the slim image's times, and so its digest, reproducible.
+        const epoch = process.env.SOURCE_DATE_EPOCH;
+        if (epoch !== undefined && epoch !== "" && !/^\d+$/.test(epoch)) {
+          throw new OslessError("E_USAGE", `SOURCE_DATE_EPOCH "${epoch}" is not a whole number of seconds`, {
+            hint: "set it to a Unix time, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)",
+          });
+        }
+        const sourceDateEpoch = epoch ? Number(epoch) : undefined;
         const { slimImage } = await import("../../slim/slim.ts");
         const { interruptible } = await import("./registry.ts");
         const s = await ctx.store();
@@ -94,6 +102,7 @@ Examples:
             trace: opts.trace,
             timeoutMs,
             runtime: opts.runtime,
+            sourceDateEpoch,
             onProgress: opts.json ? undefined : (m) => io.stderr.write(`${m}\n`),
             signal,
           }),

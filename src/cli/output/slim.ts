@@ -39,8 +39,7 @@ export function formatSlimReport(r: SlimReport, verbose: boolean): string {
   const o = r.probe.original;
   if (o.http)
     out += `  probe              GET / answered ${o.http.status} (${o.http.body.length} bytes), the same on both\n`;
-  else
-    out += `  probe              exit ${o.status}, ${o.stdout.length + o.stderr.length} bytes of output, the same on both\n`;
+  else out += `  probe              exit ${o.status}, ${o.outputBytes} bytes of output, the same on both\n`;
   if (r.traced) {
     const n = r.traced.processes;
     out += `  traced             ${r.traced.files} file accesses by ${n} process${n === 1 ? "" : "es"}\n`;
