@@ -111,7 +111,7 @@ export function debianMirror(suite: string, sources: AptSource[] = systemAptSour
     usable.find((s) => s.uris.some((u) => /\/debian\/?$/.test(u)));
   if (!pick) {
     throw new OslessError(
-      "E_NOT_FOUND",
+      "E_TOOL_MISSING",
       `no Debian mirror for ${suite} in apt's sources (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list, *.sources)`,
       { hint: "add one to apt's sources, or set OSLESS_DEBIAN_MIRROR=http://MIRROR/debian" },
     );

@@ -17,9 +17,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { lookup } from "node:dns/promises";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { debianMirror } from "../_internal/apt-sources.ts";
+import { unmountUnder } from "../_internal/mounts.ts";
 import { which } from "../_internal/which.ts";
 import { parseElf } from "../analysis/elf/index.ts";
 import { OslessError } from "../errors.ts";
@@ -36,6 +37,8 @@ export interface TourOptions {
   /** Where the tour prints (its transcript); nothing with `json`. */
   out: NodeJS.WritableStream;
   json: boolean;
+  /** Ends the tour: the running command is stopped, the tour's containers and scratch directory removed. */
+  signal?: AbortSignal | undefined;
   /** The command that runs osless (this process's own: node, its flags, the script). */
   self?: string[] | undefined;
 }
@@ -103,25 +106,33 @@ class Tour {
     opts: { stdin?: string; expect?: number; quiet?: boolean; env?: Record<string, string> } = {},
   ): Promise<TourCommand> {
     this.print(`\n$ ${shown}\n`);
+    this.o.signal?.throwIfAborted();
     const child = spawn(argv[0]!, argv.slice(1), {
       env: { ...process.env, OSLESS_ROOT: this.o.storeRoot, NO_COLOR: "1", ...opts.env },
       stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      // Interrupted: the command gets SIGTERM, as from a terminal's Ctrl-C it would get SIGINT.
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
     });
     if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
     let output = "";
-    const take = (b: Buffer) => {
+    let stdout = "";
+    const take = (b: Buffer, out: boolean) => {
       const s = b.toString("utf8");
       output += s;
+      if (out) stdout += s;
       if (!opts.quiet) this.print(s);
     };
-    child.stdout?.on("data", take);
-    child.stderr?.on("data", take);
+    child.stdout?.on("data", (b: Buffer) => take(b, true));
+    child.stderr?.on("data", (b: Buffer) => take(b, false));
     const status = await new Promise<number>((resolve, reject) => {
-      child.on("error", (e) =>
-        reject(new OslessError("E_TOUR", `cannot run ${argv[0]}: ${e.message}`, { cause: e })),
-      );
-      child.on("close", (code, sig) => resolve(code ?? (sig ? 128 : 1)));
+      child.on("error", (e) => {
+        if (this.o.signal?.aborted) return; // `close` follows
+        reject(new OslessError("E_TOUR", `cannot run ${argv[0]}: ${e.message}`, { cause: e }));
+      });
+      child.on("close", (code, sig) => resolve(code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0)));
     });
+    this.o.signal?.throwIfAborted();
+    this.lastStdout = stdout;
     const cmd = { command: shown, status, output };
     this.steps.at(-1)?.commands.push(cmd);
     if (status !== (opts.expect ?? 0)) {
@@ -160,16 +171,22 @@ class Tour {
       env: { ...process.env, OSLESS_ROOT: this.o.storeRoot },
       stdio: "ignore",
     });
-    return new Promise<number | null>((r) => child.on("close", r));
+    return new Promise<number | null>((r) => {
+      child.on("error", () => r(null));
+      child.on("close", r);
+    });
   }
+
+  /** stdout alone of the last command (what --json commands print: their warnings go to stderr). */
+  lastStdout = "";
 
   async has(image: string): Promise<boolean> {
     return (await this.silent(["inspect", image])) === 0;
   }
 
   async json<T>(args: string[]): Promise<T> {
-    const r = await this.osless([...args, "--json"], { quiet: true });
-    return JSON.parse(r.output) as T;
+    await this.osless([...args, "--json"], { quiet: true });
+    return JSON.parse(this.lastStdout) as T;
   }
 }
 
@@ -229,9 +246,15 @@ async function debootstrap(t: Tour, root: string): Promise<void> {
       "below), in about 1-2 minutes; its own output is summed up.",
   );
   // MIRROR stands for the mirror apt's sources name (this machine's choice, not the tour's).
-  const r = await t.exec([tool, ...args], "debootstrap --variant=minbase bookworm rootfs MIRROR", {
-    quiet: true,
-  });
+  let r: TourCommand;
+  try {
+    r = await t.exec([tool, ...args], "debootstrap --variant=minbase bookworm rootfs MIRROR", {
+      quiet: true,
+    });
+  } finally {
+    // debootstrap mounts /proc (and may bind the host's /dev) in the tree: nothing below is removed through them.
+    unmountUnder(root);
+  }
   t.print(`${r.output.trimEnd().split("\n").at(-1)}\n`);
   // What image builders drop: downloaded .debs, apt's lists, the host's resolv.conf and hostname, /dev's nodes.
   const clear = async (d: string, keep: string[] = []) => {
@@ -370,18 +393,22 @@ export async function runTour(o: TourOptions): Promise<TourReport> {
       "The same image, kept waiting; `osless top` shows its process as the host sees it: host PID, namespaces, cgroup.",
     );
     await t.silent(["rm", "-f", "tour-hello"]);
-    await t.osless([
-      "run",
-      "-d",
-      "--name",
-      "tour-hello",
-      "--entrypoint",
-      wait[0]!,
-      "tour/hello",
-      ...wait.slice(1),
-    ]);
-    await t.osless(["top", "tour-hello"]);
-    await t.osless(["rm", "-f", "tour-hello"]);
+    try {
+      await t.osless([
+        "run",
+        "-d",
+        "--name",
+        "tour-hello",
+        "--entrypoint",
+        wait[0]!,
+        "tour/hello",
+        ...wait.slice(1),
+      ]);
+      await t.osless(["top", "tour-hello"]);
+      await t.osless(["rm", "-f", "tour-hello"]);
+    } finally {
+      await t.silent(["rm", "-f", "tour-hello"]);
+    }
 
     let debian = false;
     if (o.debian) {
@@ -413,9 +440,13 @@ export async function runTour(o: TourOptions): Promise<TourReport> {
         stdin: 'echo "bash $BASH_VERSION on Debian $(cat /etc/debian_version)"\nls /\n',
       });
       await t.silent(["rm", "-f", "tour-debian"]);
-      await t.osless(["run", "-d", "--name", "tour-debian", "tour/debian", "sleep", "600"]);
-      await t.osless(["exec", "tour-debian", "cat", "/etc/os-release"]);
-      await t.osless(["rm", "-f", "tour-debian"]);
+      try {
+        await t.osless(["run", "-d", "--name", "tour-debian", "tour/debian", "sleep", "600"]);
+        await t.osless(["exec", "tour-debian", "cat", "/etc/os-release"]);
+        await t.osless(["rm", "-f", "tour-debian"]);
+      } finally {
+        await t.silent(["rm", "-f", "tour-debian"]);
+      }
     }
 
     t.step(
@@ -464,6 +495,7 @@ export async function runTour(o: TourOptions): Promise<TourReport> {
     );
     return { steps: t.steps, images: t.images, seconds };
   } finally {
+    unmountUnder(work);
     await rm(work, { recursive: true, force: true });
   }
 }

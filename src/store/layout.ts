@@ -438,10 +438,11 @@ export class Transaction {
    */
   async adopt(file: string, ref: BlobRef): Promise<BlobRef> {
     if (this.#done) throw new Error("transaction already finished");
+    parseDigest(ref.digest, "blob");
     const prior = this.#staged.get(ref.digest);
-    if (prior || (await this.store.hasBlob(ref))) {
+    if ((prior && prior.ref.size === ref.size) || (await this.store.hasBlob(ref))) {
       await rm(file, { force: true });
-      if (prior) return prior.ref;
+      if (prior && prior.ref.size === ref.size) return prior.ref;
       this.#staged.set(ref.digest, { ingest: "", ref, present: true });
       return ref;
     }
@@ -465,7 +466,13 @@ export class Transaction {
       `${this.id}-${this.#staged.size}-${randomBytes(3).toString("hex")}`,
     );
     await mkdir(dir, { mode: 0o700 });
-    await rename(file, join(dir, "data"));
+    try {
+      await rename(file, join(dir, "data"));
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      await rm(file, { force: true });
+      throw e;
+    }
     this.#staged.set(ref.digest, { ingest: dir, ref, present: false });
     return ref;
   }

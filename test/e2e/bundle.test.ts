@@ -170,3 +170,28 @@ test("a reader that goes away ends the command quietly with 141, as SIGPIPE woul
   assert.equal(code, 141, stderr);
   assert.doesNotMatch(stderr, /EPIPE|at /);
 });
+
+test("the bundles use only the child_process functions its lazy stand-in provides (scripts/bundle.mjs)", async () => {
+  const script = await readFile(join(ROOT, "scripts/bundle.mjs"), "utf8");
+  const list = /const CHILD_PROCESS_FUNCTIONS = \[([^\]]*)\]/.exec(script)?.[1];
+  assert.ok(list, "bundle.mjs lists the stand-in's functions");
+  const provided = new Set([...list.matchAll(/"(\w+)"/g)].map((m) => m[1]!));
+  for (const name of ["osless.cjs", "osless-run.cjs"]) {
+    const text = await readFile(join(ROOT, "dist", name), "utf8");
+    // Every binding of the stand-in module, and every member read through it.
+    const bindings = [...text.matchAll(/([\w$]+)\s*=\s*(?:__toESM\()?require_child_process\(\)/g)].map(
+      (m) => m[1]!,
+    );
+    assert.ok(bindings.length > 0, `${name} loads the stand-in`);
+    const used = new Set<string>();
+    for (const b of new Set(bindings)) {
+      for (const m of text.matchAll(new RegExp(`\\b${b.replace(/\$/g, "\\$")}\\.([\\w$]+)`, "g")))
+        used.add(m[1]!);
+    }
+    assert.ok(used.size > 0, `${name} calls child_process`);
+    for (const u of used)
+      assert.ok(provided.has(u), `${name} uses child_process.${u}, which the stand-in lacks`);
+    // Nothing reaches the real module but the stand-in's own functions.
+    assert.equal(text.match(/require\("node:child_process"\)/g)?.length, provided.size, name);
+  }
+});

@@ -37,15 +37,19 @@ Examples:
     .action(
       act(async (opts: { debian?: boolean; realImages?: boolean; registry?: string; json?: boolean }) => {
         const { runTour } = await import("../tour.ts");
+        const { interruptible } = await import("./registry.ts");
         const s = await ctx.store();
-        const report = await runTour({
-          storeRoot: s.root,
-          debian: opts.debian !== false,
-          realImages: Boolean(opts.realImages),
-          registry: opts.registry ?? "docker.io",
-          out: io.stdout,
-          json: Boolean(opts.json),
-        });
+        const report = await interruptible("the tour's containers and scratch files were removed", (signal) =>
+          runTour({
+            storeRoot: s.root,
+            debian: opts.debian !== false,
+            realImages: Boolean(opts.realImages),
+            registry: opts.registry ?? "docker.io",
+            out: io.stdout,
+            json: Boolean(opts.json),
+            signal,
+          }),
+        );
         if (opts.json) {
           const { printJson } = await import("../output/report.ts");
           printJson(io, report);
