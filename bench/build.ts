@@ -7,14 +7,13 @@ import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HELLO_C, staticProgram } from "../test/fixtures/programs.ts";
 import { needTool, tmpdir } from "../test/fixtures/tools.ts";
-import { machine, median, timed, withoutExtraCaCerts } from "./util.ts";
+import { machine, median, timed } from "./util.ts";
 
 const CLI = new URL("../bin/osless.js", import.meta.url).pathname;
 
 export async function run(): Promise<void> {
   const buildah = needTool("buildah", "buildah");
   const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
-  withoutExtraCaCerts();
   const work = await tmpdir("osless-bench-build");
   const ctx = join(work, "ctx");
   const { mkdirSync } = await import("node:fs");

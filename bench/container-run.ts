@@ -11,7 +11,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { dockerArchive, IMAGES, ociLayout, prepareSpec } from "../test/fixtures/images.ts";
 import { needTool, tmpdir } from "../test/fixtures/tools.ts";
-import { machine, median, timed, withoutExtraCaCerts } from "./util.ts";
+import { machine, median, timed } from "./util.ts";
 
 const CLI = new URL("../bin/osless.js", import.meta.url).pathname;
 
@@ -25,7 +25,6 @@ export async function run(): Promise<void> {
   const runc = needTool("runc", "runc");
   const podman = needTool("podman", "podman");
   const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
-  withoutExtraCaCerts();
   const work = await tmpdir("osless-bench-run");
   const store = join(work, "store");
   const env = { OSLESS_ROOT: store };

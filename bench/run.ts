@@ -19,4 +19,7 @@ if (!name || !(name in BENCHES)) {
   console.error(`usage: npm run bench -- NAME\nbenchmarks: ${Object.keys(BENCHES).join(", ")}`);
   process.exit(2);
 }
+// Every benchmark times Node processes on both sides without a machine-wide NODE_EXTRA_CA_CERTS (bench/util.ts).
+const { withoutExtraCaCerts } = await import("./util.ts");
+withoutExtraCaCerts();
 await (await BENCHES[name]!()).run();
