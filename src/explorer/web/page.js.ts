@@ -568,6 +568,14 @@ export const PAGE_JS = String.raw`"use strict";
         if (p !== null) open.add(p);
       });
     }
+    // Directories the user opened or closed while this reload ran (on the rows still shown) stay so.
+    var now = state.expanded;
+    now.forEach(function (p) {
+      if (wanted.indexOf(p) < 0) open.add(p);
+    });
+    wanted.forEach(function (p) {
+      if (p !== "" && !now.has(p)) open.delete(p);
+    });
     state.expanded = open;
     renderTree();
   }
