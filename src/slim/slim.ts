@@ -211,6 +211,18 @@ async function probeRun(input: RunInput): Promise<ProbeResult & { trace?: Trace 
     await mkdir(join(input.store.root, "runs"), { recursive: true, mode: 0o700 });
     traceDir = await mkdtemp(join(input.store.root, "runs", `${process.pid}-trace-`));
   }
+  const noAnswer = () => {
+    const why =
+      httpError instanceof Error && !timeout.aborted ? httpError.message : `nothing within ${seconds} s`;
+    const said = tail(out.stderr.text() || out.stdout.text());
+    return new OslessError(
+      "E_SLIM",
+      `GET http://127.0.0.1:${opts.httpProbe}/ got no answer: ${why}${said ? `; the image's output ends: ${said}` : ""}`,
+      {
+        hint: "check the port the image's server listens on (--http-probe PORT), and that it listens on 127.0.0.1",
+      },
+    );
+  };
   try {
     const res = await runOnLayers(input.store, {
       layers: input.layers,
@@ -250,6 +262,7 @@ async function probeRun(input: RunInput): Promise<ProbeResult & { trace?: Trace 
         : {}),
     }).catch((e: unknown) => {
       if (timeout.aborted && !opts.signal?.aborted) {
+        if (opts.httpProbe !== undefined && http === undefined) throw noAnswer();
         throw new OslessError("E_SLIM", `the probe run did not end within ${seconds} s`, {
           hint: "a server needs --http-probe PORT; otherwise raise --timeout",
         });
@@ -257,17 +270,7 @@ async function probeRun(input: RunInput): Promise<ProbeResult & { trace?: Trace 
       throw e;
     });
     await res.cleanup();
-    if (opts.httpProbe !== undefined && http === undefined) {
-      const why = httpError instanceof Error ? httpError.message : `nothing within ${seconds} s`;
-      const said = tail(out.stderr.text() || out.stdout.text());
-      throw new OslessError(
-        "E_SLIM",
-        `GET http://127.0.0.1:${opts.httpProbe}/ got no answer: ${why}${said ? `; the image's output ends: ${said}` : ""}`,
-        {
-          hint: "check the port the image's server listens on (--http-probe PORT), and that it listens on 127.0.0.1",
-        },
-      );
-    }
+    if (opts.httpProbe !== undefined && http === undefined) throw noAnswer();
     return {
       status: res.status,
       stdout: out.stdout.text(),

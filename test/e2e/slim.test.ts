@@ -252,6 +252,31 @@ test("a server is probed over HTTP: the page it served is kept (traced), the oth
   ]);
   assert.equal(inc.code, 0, inc.stderr);
   const rep2 = JSON.parse(inc.stdout) as SlimJson;
+  // A server that does not answer on the probed port, and a port something else holds: errors, nothing tagged.
+  const before = await images(root);
+  const other = await freePort();
+  const silent = await osless(root, [
+    "slim",
+    "web",
+    "-t",
+    "web:x",
+    "--http-probe",
+    `${other}`,
+    "--timeout",
+    "3",
+  ]);
+  assert.equal(silent.code, 1);
+  assert.match(silent.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${other}/ got no answer`));
+  const holder = createServer().listen(other, "127.0.0.1");
+  await new Promise((r) => holder.once("listening", r));
+  try {
+    const taken = await osless(root, ["slim", "web", "-t", "web:x", "--http-probe", `${other}`]);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, new RegExp(`--http-probe ${other}: the port is in use on this host`));
+  } finally {
+    holder.close();
+  }
+  assert.equal(await images(root), before);
   assert.match(rep2.kept.find((k) => k.path === "/www/extra/other.html")?.reasons.join() ?? "", /--include/);
 });
 
