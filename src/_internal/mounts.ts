@@ -4,18 +4,33 @@
  * never lead it into the host's own files.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { OslessError } from "../errors.ts";
 import { systemTool } from "./which.ts";
 
-/** Mount points at or under `dir` (deepest first), as /proc/self/mountinfo lists them (octal escapes decoded). */
+/**
+ * Mount points at or under `dir` (deepest first), as /proc/self/mountinfo lists them (octal escapes decoded).
+ * `dir` is resolved first (mountinfo names real paths: a symlinked TMPDIR would otherwise hide every mount), and
+ * an unreadable mountinfo is an error, never "no mounts".
+ */
 export function mountsUnder(dir: string): string[] {
-  let info = "";
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
+  let info: string;
   try {
     info = readFileSync("/proc/self/mountinfo", "utf8");
-  } catch {
-    return [];
+  } catch (e) {
+    throw new OslessError("E_IO", `cannot read /proc/self/mountinfo to find the mounts under ${dir}`, {
+      hint: "mount /proc; nothing under the directory is removed without knowing its mounts",
+      cause: e,
+    });
   }
+  dir = real;
   return info
     .split("\n")
     .map((l) =>
@@ -27,17 +42,19 @@ export function mountsUnder(dir: string): string[] {
 
 /** Detach every mount under `dir` (umount -l, deepest first); E_IO when one stays. */
 export function unmountUnder(dir: string): void {
+  let failure: unknown;
   for (const m of mountsUnder(dir)) {
     try {
       execFileSync(systemTool("umount"), ["-l", m], { stdio: ["ignore", "ignore", "pipe"] });
-    } catch {
-      // Checked below.
+    } catch (e) {
+      failure ??= e; // checked below
     }
   }
   const left = mountsUnder(dir);
   if (left.length > 0) {
     throw new OslessError("E_IO", `${left[0]} is still mounted: ${dir} is not removed`, {
       hint: `unmount it (umount -l ${left[0]}), then remove ${dir}`,
+      cause: failure,
       details: { mounts: left },
     });
   }

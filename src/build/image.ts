@@ -117,7 +117,7 @@ export async function putLayer(
   store: Store,
   entries: LayerEntry[],
   opts: AddLayerOptions = {},
-): Promise<{ descriptor: Descriptor; diffId: Digest; fresh: boolean }> {
+): Promise<{ descriptor: Descriptor; diffId: Digest }> {
   await store.init();
   const dir = await mkdtemp(join(store.root, "ingest", `${process.pid}-layer-`));
   try {
@@ -126,17 +126,14 @@ export async function putLayer(
       ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    const ref = { digest: written.descriptor.digest, size: written.descriptor.size };
-    // Whether this write added the blob (a caller undoing its work removes only what it added).
-    const fresh = !(await store.hasBlob(ref));
     const tx = await store.begin();
     try {
-      await tx.adopt(file, ref);
+      await tx.adopt(file, { digest: written.descriptor.digest, size: written.descriptor.size });
       await tx.commit();
     } finally {
       await tx.dispose();
     }
-    return { descriptor: written.descriptor, diffId: written.diffId, fresh };
+    return { descriptor: written.descriptor, diffId: written.diffId };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

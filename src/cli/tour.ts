@@ -373,6 +373,8 @@ export async function runTour(o: TourOptions): Promise<TourReport> {
   const started = Date.now();
   const t = new Tour(o);
   const work = await mkdtemp(join(tmpdir(), "osless-tour-"));
+  let report: TourReport;
+  let cleanup: unknown;
   try {
     t.print(
       `A tour of osless: does a container image have an operating system inside?\nStore: ${o.storeRoot}\n`,
@@ -493,9 +495,17 @@ export async function runTour(o: TourOptions): Promise<TourReport> {
       `\nThe tour took ${Math.floor(seconds / 60)} min ${seconds % 60} s. Its images stay in the store: \`osless images\`; ` +
         `\`osless slim tour/debian …\` makes OS-less images; \`osless rmi ${images.join(" ")}\` removes them.\n`,
     );
-    return { steps: t.steps, images: t.images, seconds };
+    report = { steps: t.steps, images: t.images, seconds };
   } finally {
-    unmountUnder(work);
-    await rm(work, { recursive: true, force: true });
+    try {
+      unmountUnder(work);
+      await rm(work, { recursive: true, force: true });
+    } catch (e) {
+      // Said here too: an interruption's message would otherwise hide that the scratch directory stayed.
+      t.print(`warning: ${(e as Error).message}\n`);
+      cleanup = e;
+    }
   }
+  if (cleanup !== undefined) throw cleanup;
+  return report;
 }

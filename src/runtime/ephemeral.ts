@@ -132,9 +132,16 @@ export async function runOnLayers(store: Store, opts: EphemeralOptions): Promise
     await writeFile(join(bundle, "config.json"), JSON.stringify(spec));
     const log = join(dir, "runtime.log");
     const stdio = opts.stdio ?? ["ignore", "inherit", "inherit"];
-    const status = opts.attach
-      ? await createAttachStart(rt, { bundle, id, log, dir, stdio }, opts, opts.attach)
-      : await runWhole(rt, { bundle, id, log, stdio }, opts);
+    let status: number;
+    try {
+      status = opts.attach
+        ? await createAttachStart(rt, { bundle, id, log, dir, stdio }, opts, opts.attach)
+        : await runWhole(rt, { bundle, id, log, stdio }, opts);
+    } catch (e) {
+      // Stopped on purpose: the abort is the error, not what it made fail (a tracer losing the process...).
+      opts.signal?.throwIfAborted();
+      throw e;
+    }
     const errors = runtimeLogErrors(log);
     if (errors.length > 0 || opts.signal?.aborted) {
       await runtimeCall(rt, "delete", ["--force", id]);
@@ -196,11 +203,19 @@ function stopAfter(
 
 /** `runtime run`: the runtime is the process's parent and reports its exit status. */
 async function runWhole(rt: RuntimeInfo, l: Launch, opts: EphemeralOptions): Promise<number> {
+  opts.signal?.throwIfAborted();
   const [cmd, ...args] = runtimeArgv(rt, "run", ["--bundle", l.bundle, l.id], { log: l.log });
   const child = spawn(cmd!, args, { stdio: l.stdio });
   wireOutput(child, opts);
-  // Signals go to the container through the runtime: killing the runtime's own process would orphan it.
-  const kill = (sig: "TERM" | "KILL") => void runtimeCall(rt, "kill", [l.id, sig]).catch(() => {});
+  // Signals go to the container through the runtime: killing the runtime's own process would orphan it. While
+  // the runtime is still creating the container, `kill` finds none: it is tried again until the runtime ends.
+  const kill = (sig: "TERM" | "KILL") => {
+    const attempt = async () => {
+      const r = await runtimeCall(rt, "kill", [l.id, sig]).catch(() => undefined);
+      if (r?.status !== 0 && child.exitCode === null && child.signalCode === null) setTimeout(attempt, 50);
+    };
+    void attempt();
+  };
   const onAbort = () => kill("KILL");
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   const ended = new Promise<number>((resolve, reject) => {
@@ -248,6 +263,8 @@ async function createAttachStart(
     opts.signal?.throwIfAborted();
     const pid = Number((await readFile(pidFile, "utf8")).trim());
     const tracer = await attach(pid);
+    // Awaited below, unless the start fails first: then its rejection (the tracer lost the process) is moot.
+    tracer.exited.catch(() => {});
     const started = await runtimeCall(rt, "start", [l.id]);
     if (started.status !== 0) {
       throw new OslessError(

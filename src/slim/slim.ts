@@ -15,7 +15,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, rm, unlink } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer, request } from "node:http";
 import { join } from "node:path";
 import { getXattr, listXattrs, xattrSupport } from "../_internal/xattr.ts";
@@ -107,15 +107,20 @@ function surface(a: Analysis): Surface {
 /** The body of an HTTP answer kept for the comparison (a page, not a download). */
 const BODY_MAX = 8 << 20;
 
-/** One GET / on 127.0.0.1:port, retried every 100 ms until it answers; `signal` ends the tries. */
+/**
+ * One GET / on 127.0.0.1:port, retried every 100 ms while nothing answers (the server is starting); `signal` ends
+ * the tries. An answer that then fails (too large, cut off) is an error at once.
+ */
 async function httpGet(port: number, signal: AbortSignal): Promise<{ status: number; body: string }> {
   for (;;) {
     signal.throwIfAborted();
+    let answered = false;
     try {
       return await new Promise((resolve, reject) => {
         const req = request(
           { host: "127.0.0.1", port, path: "/", method: "GET", timeout: 5000, signal },
           (res) => {
+            answered = true;
             const chunks: Buffer[] = [];
             let n = 0;
             res.on("data", (c: Buffer) => {
@@ -134,7 +139,7 @@ async function httpGet(port: number, signal: AbortSignal): Promise<{ status: num
         req.end();
       });
     } catch (e) {
-      if (signal.aborted) throw e;
+      if (signal.aborted || answered) throw e;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -400,7 +405,7 @@ export async function slimImage(store: Store, input: string, opts: SlimOptions):
     const created = new Date(
       opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now(),
     ).toISOString();
-    // The layer's blob is written (unnamed: the lease keeps it), run, then named; a failed check removes it.
+    // The layer's blob is written (unnamed: the lease keeps it until the image is named), run, then named.
     const written = await putLayer(store, layer.entries, {
       sourceDateEpoch: opts.sourceDateEpoch,
       signal: opts.signal,
@@ -411,25 +416,21 @@ export async function slimImage(store: Store, input: string, opts: SlimOptions):
       comment: `from ${source.digest}`,
     });
     progress("running the slim image with the same probe");
-    let slim: ProbeResult;
-    try {
-      slim = await probeRun({
-        store,
-        layers: state.layers,
-        config: { ...src.config, config: base.config.config ?? {} },
-        opts,
+    // A failed check leaves the layer unnamed: prune collects it (another slim may share the same blob).
+    const slim = await probeRun({
+      store,
+      layers: state.layers,
+      config: { ...src.config, config: base.config.config ?? {} },
+      opts,
+    });
+    const diff = sameBehaviour(original, slim);
+    if (diff !== undefined) {
+      throw new OslessError("E_SLIM", `the slim image does not behave as the original: ${diff}`, {
+        hint: "keep what it misses with --include PATH, or give a --probe that exercises it while traced; nothing was tagged",
+        details: { original: stripTrace(original), slim },
       });
-      const diff = sameBehaviour(original, slim);
-      if (diff !== undefined) {
-        throw new OslessError("E_SLIM", `the slim image does not behave as the original: ${diff}`, {
-          hint: "keep what it misses with --include PATH, or give a --probe that exercises it while traced; nothing was tagged",
-          details: { original: stripTrace(original), slim },
-        });
-      }
-    } catch (e) {
-      if (written.fresh) await unlink(store.blobPath(written.descriptor.digest)).catch(() => {});
-      throw e;
     }
+
     // Analysed before it is named: an interruption here leaves nothing tagged.
     const untagged = await commitImage(store, state, [], created);
     const after: AnalyzedImage = await analyzeStoreImage(store, untagged.digest, { signal: opts.signal });

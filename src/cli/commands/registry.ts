@@ -84,6 +84,7 @@ export async function interruptible<T>(what: string, fn: (signal: AbortSignal) =
   } catch (e) {
     if (interrupted === undefined) throw e;
     throw new OslessError("E_INTERRUPTED", `interrupted (${interrupted}): ${what}`, {
+      cause: e,
       details: { signal: interrupted },
     });
   } finally {

@@ -39,16 +39,18 @@ Examples:
         const { runTour } = await import("../tour.ts");
         const { interruptible } = await import("./registry.ts");
         const s = await ctx.store();
-        const report = await interruptible("the tour's containers and scratch files were removed", (signal) =>
-          runTour({
-            storeRoot: s.root,
-            debian: opts.debian !== false,
-            realImages: Boolean(opts.realImages),
-            registry: opts.registry ?? "docker.io",
-            out: io.stdout,
-            json: Boolean(opts.json),
-            signal,
-          }),
+        const report = await interruptible(
+          "the tour stopped and removed its containers and scratch directory",
+          (signal) =>
+            runTour({
+              storeRoot: s.root,
+              debian: opts.debian !== false,
+              realImages: Boolean(opts.realImages),
+              registry: opts.registry ?? "docker.io",
+              out: io.stdout,
+              json: Boolean(opts.json),
+              signal,
+            }),
         );
         if (opts.json) {
           const { printJson } = await import("../output/report.ts");
