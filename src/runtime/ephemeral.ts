@@ -209,10 +209,17 @@ async function runWhole(rt: RuntimeInfo, l: Launch, opts: EphemeralOptions): Pro
   wireOutput(child, opts);
   // Signals go to the container through the runtime: killing the runtime's own process would orphan it. While
   // the runtime is still creating the container, `kill` finds none: it is tried again until the runtime ends.
+  let gone = false;
+  child.on("close", () => {
+    gone = true;
+  });
+  child.on("error", () => {
+    gone = true;
+  });
   const kill = (sig: "TERM" | "KILL") => {
     const attempt = async () => {
       const r = await runtimeCall(rt, "kill", [l.id, sig]).catch(() => undefined);
-      if (r?.status !== 0 && child.exitCode === null && child.signalCode === null) setTimeout(attempt, 50);
+      if (r?.status !== 0 && !gone) setTimeout(attempt, 50);
     };
     void attempt();
   };
