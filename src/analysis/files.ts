@@ -5,6 +5,8 @@
  * loops end the lookup). Nothing from the image is ever executed.
  */
 
+import { kindOf } from "../layer/diff-fs.ts";
+
 export interface ImageFileInfo {
   /** The path the lookup ended at, in-root, symlinks resolved, without a leading "/" ("." is the root). */
   path: string;
@@ -47,15 +49,10 @@ export interface ImageFiles {
   parsed?<T>(path: string, parse: (bytes: Buffer) => T): { value: T } | undefined;
 }
 
-/** The type of an lstat result, as ImageFileInfo names it. */
+/** The type of an lstat result, as ImageFileInfo names it (layer/diff-fs.ts kindOf; a socket is "other"). */
 export function fileType(st: import("node:fs").Stats | import("node:fs").BigIntStats): ImageFileInfo["type"] {
-  if (st.isFile()) return "file";
-  if (st.isDirectory()) return "directory";
-  if (st.isSymbolicLink()) return "symlink";
-  if (st.isCharacterDevice()) return "char";
-  if (st.isBlockDevice()) return "block";
-  if (st.isFIFO()) return "fifo";
-  return "other";
+  const k = kindOf(st);
+  return k === "socket" ? "other" : k;
 }
 
 /** ImageFileInfo from a host lstat of what `path` (in-root, no leading "/") is. */

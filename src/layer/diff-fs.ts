@@ -13,6 +13,7 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  type Stats,
 } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
@@ -85,7 +86,8 @@ export function needXattrs(what: string): void {
   }
 }
 
-function readXattrs(abs: string): Map<string, Buffer> {
+/** Every extended attribute of a host path (not followed); an unexpected failure is E_IO. */
+export function readXattrs(abs: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   let names: string[];
   try {
@@ -124,7 +126,7 @@ export function ioError(abs: string, why: string, cause: unknown): OslessError {
 }
 
 /** What a path is, from its lstat. */
-export function kindOf(st: BigIntStats): Kind {
+export function kindOf(st: Stats | BigIntStats): Kind {
   if (st.isFile()) return "file";
   if (st.isDirectory()) return "directory";
   if (st.isSymbolicLink()) return "symlink";

@@ -18,12 +18,12 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer, request } from "node:http";
 import { join } from "node:path";
-import { getXattr, listXattrs, xattrSupport } from "../_internal/xattr.ts";
+import { xattrSupport } from "../_internal/xattr.ts";
 import { type Analysis, analyzeFiles } from "../analysis/analyze.ts";
 import { type AnalyzedImage, analyzeStoreImage } from "../analysis/image.ts";
 import { commitImage, type ImageState, putLayer, stackLayer } from "../build/image.ts";
 import { OslessError } from "../errors.ts";
-import { devNumbers, layerXattrs } from "../layer/diff-fs.ts";
+import { devNumbers, layerXattrs, readXattrs } from "../layer/diff-fs.ts";
 import type { LayerEntry } from "../layer/write.ts";
 import { runOnLayers } from "../runtime/ephemeral.ts";
 import { lowerDirs, prepareSnapshots, UnionRoot } from "../runtime/rootfs.ts";
@@ -468,7 +468,7 @@ async function layerEntries(
     const e = files.lstatHost(path);
     if (e === undefined) return;
     const st = e.stats;
-    const xattrs = xattrSupport() ? readLayerXattrs(e.host) : undefined;
+    const xattrs = xattrSupport() ? layerXattrs(readXattrs(e.host)) : undefined;
     const common = {
       path: rel,
       mode: st.mode & 0o7777,
@@ -504,18 +504,4 @@ async function layerEntries(
     await addOne(k.path, k.body);
   }
   return { entries: [...entries.values()], findings };
-}
-
-/** The extended attributes of a host file that a layer carries (layer/diff-fs.ts keepXattr). */
-function readLayerXattrs(host: string): Map<string, Buffer> | undefined {
-  const all = new Map<string, Buffer>();
-  try {
-    for (const name of listXattrs(host)) {
-      const v = getXattr(host, name);
-      if (v !== undefined) all.set(name, v);
-    }
-  } catch {
-    return undefined;
-  }
-  return layerXattrs(all);
 }
