@@ -27,7 +27,7 @@ import { catalogPackages, type Package } from "./packages/index.ts";
 export type Verdict = "full" | "busybox" | "libc-only" | "none" | "none-broken";
 
 /** ELF files are read whole up to this size to find their dynamic section (it often sits after the code). */
-const ELF_READ = 256 << 20;
+export const ELF_READ = 256 << 20;
 
 export interface EntrypointAnalysis {
   argv: string[];

@@ -57,7 +57,8 @@ const PACKAGE_MANAGERS = [
 ];
 const INTERPRETER =
   /^(python[0-9.]*|perl[0-9.]*|node|nodejs|ruby[0-9.]*|php[0-9.]*|lua[0-9.]*|luajit|java|bun|deno|Rscript|tclsh[0-9.]*|pwsh)$/;
-const CA_BUNDLES = [
+/** Where distributions keep the CA bundle TLS clients read. */
+export const CA_BUNDLES = [
   "/etc/ssl/certs/ca-certificates.crt",
   "/etc/pki/tls/certs/ca-bundle.crt",
   "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",

@@ -7,9 +7,11 @@
  * met on the way to it (a library found at /lib/x86_64-linux-gnu/libc.so.6 needs the /lib symlink of a merged
  * /usr), and the directories above it come along when the layer is written.
  */
+import { ELF_READ } from "../analysis/analyze.ts";
 import { parseElf } from "../analysis/elf/index.ts";
 import { type ResolvedProgram, resolveEntrypoint } from "../analysis/entrypoint.ts";
 import type { ImageFiles } from "../analysis/files.ts";
+import { CA_BUNDLES } from "../analysis/inventory.ts";
 import { type LinkObject, resolveClosure } from "../analysis/ldso/resolve.ts";
 import type { ContainerConfig } from "../spec/schemas.ts";
 import { isRuntimePath, type TracedPath } from "./strace.ts";
@@ -18,13 +20,6 @@ import { isRuntimePath, type TracedPath } from "./strace.ts";
 export const TRACED = "named by the probe run";
 /** The kernel's limit on symlinks followed in one lookup. */
 const MAX_HOPS = 40;
-const ELF_READ = 256 << 20;
-const CA_BUNDLES = [
-  "/etc/ssl/certs/ca-certificates.crt",
-  "/etc/pki/tls/certs/ca-bundle.crt",
-  "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-  "/etc/ssl/cert.pem",
-];
 /** glibc's name service reads these (getaddrinfo, getpwnam); the modules are loaded with dlopen. */
 const NSS_FILES = ["/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf", "/etc/gai.conf"];
 const NSS_MODULES = ["libnss_files.so.2", "libnss_dns.so.2"];
